@@ -1,0 +1,307 @@
+"""Column checks: a block of extract cells (Arrow strings, as read) -> canonical values and problems.
+
+Each check takes one column of a block and returns ``ColumnResult(values,
+problems)``: ``values`` typed for the raw table (``string``, ``decimal128(14, 2)``
+for yuan, ``date32``, ``int64``; null for an empty or bad cell) and ``problems``
+one string per row, null where the cell is fine, else ``'<column>: <reason>'``
+(the quarantine's wording). The checks are vectorised with Arrow compute and
+NumPy: this is the per-row hot path of the loader (one million rows in about a
+second), where a Python call per cell costs ~15 s.
+
+Rules and their sources:
+
+- Money: yuan with at most two decimals and at most 12 integer digits (the raw
+  type ``numeric(14,2)``); negative amounts are refused (no extract carries one).
+- Dates: the contract's ``date_formats`` (strptime syntax, ``%Y %m %d`` only), in
+  order; a date must exist (no 30 February) and fall in 1900..2100.
+- Resident IDs: GB 11643-1999: 17 digits and a check character (MOD 11-2,
+  ``X`` for 10), a real birth date, and an area code that python-stdnum's
+  division database (``stdnum.cn.ric.get_birth_place``) knows for the birth
+  year; the test suite checks this against ``stdnum.cn.ric.is_valid``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from household_monitoring.contracts import Column, Contract, RowRule
+
+MONEY_TYPE = pa.decimal128(14, 2)
+_NULL_STR = pa.scalar(None, pa.string())
+_MONEY = r"^\d{1,12}(\.\d{1,2})?$"
+#: GB 11643-1999 weights of the first 17 digits (2^(18-i) mod 11).
+_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_CHECK_CHARS = np.frombuffer(b"10X98765432", dtype=np.uint8)
+
+
+class ColumnResult(NamedTuple):
+    values: pa.Array
+    problems: pa.Array
+
+
+def _blank_to_null(text: pa.Array) -> pa.Array:
+    trimmed = pc.utf8_trim_whitespace(text)
+    return pc.if_else(pc.equal(trimmed, ""), _NULL_STR, trimmed)
+
+
+def _problem(mask: pa.Array, prefix: str, cells: pa.Array | None = None, suffix: str = "") -> pa.Array:
+    """``prefix + repr(cell) + suffix`` where ``mask`` is true, else null."""
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():  # the usual case: build no strings
+        return pa.nulls(len(mask), pa.string())
+    if cells is None:
+        message = pa.array([prefix + suffix] * len(mask), pa.string())
+    else:
+        message = pc.binary_join_element_wise(prefix + "'", cells, "'" + suffix, "")
+    return pc.if_else(mask, message, _NULL_STR)
+
+
+def merge_problems(*problems: pa.Array) -> pa.Array:
+    """The first non-null problem of each row (checks of one column exclude each other)."""
+    found = [p for p in problems if p.null_count < len(p)]
+    if not found:
+        return problems[0]
+    return pc.coalesce(*found) if len(found) > 1 else found[0]
+
+
+def check_money(name: str, raw: pa.Array) -> ColumnResult:
+    text = _blank_to_null(raw)
+    ok = pc.match_substring_regex(text, _MONEY)
+    bad = pc.fill_null(pc.invert(ok), False)
+    if not pc.any(bad).as_py():  # the usual case: every amount is well formed
+        return ColumnResult(pc.cast(text, MONEY_TYPE), pa.nulls(len(text), pa.string()))
+    negative = pc.fill_null(pc.match_substring_regex(text, r"^-\d"), False)
+    problems = merge_problems(
+        _problem(pc.and_(bad, negative), f"{name}: negative amount: ", raw),
+        _problem(bad, f"{name}: not an amount in yuan: ", raw),
+    )
+    return ColumnResult(pc.cast(pc.if_else(bad, _NULL_STR, text), MONEY_TYPE), problems)
+
+
+def check_integer(name: str, raw: pa.Array) -> ColumnResult:
+    text = _blank_to_null(raw)
+    ok = pc.fill_null(pc.match_substring_regex(text, r"^-?\d{1,18}$"), False)
+    problems = _problem(pc.and_(pc.is_valid(text), pc.invert(ok)), f"{name}: not a whole number: ", raw)
+    return ColumnResult(pc.cast(pc.if_else(ok, text, _NULL_STR), pa.int64()), problems)
+
+
+def _format_regex(fmt: str) -> str:
+    """strptime format (``%Y``, ``%m``, ``%d`` and literals) -> regex with groups y, m, d."""
+    parts = {"%Y": r"(?P<y>\d{4})", "%m": r"(?P<m>\d{1,2})", "%d": r"(?P<d>\d{1,2})"}
+    if fmt == "%Y%m%d":
+        return r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
+    out, i = "^", 0
+    while i < len(fmt):
+        token = fmt[i : i + 2]
+        if token in parts:
+            out += parts[token]
+            i += 2
+        elif fmt[i] == "%":
+            raise ValueError(f"date format {fmt!r}: only %Y, %m and %d are supported")
+        else:
+            out += re.escape(fmt[i])
+            i += 1
+    return out + "$"
+
+
+def _ymd_to_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Year, month, day integer arrays -> (datetime64[D] array, mask of real dates in 1900..2100)."""
+    in_range = (y >= 1900) & (y <= 2100) & (m >= 1) & (m <= 12) & (d >= 1)
+    months = np.where(in_range, (y - 1970) * 12 + (m - 1), 0).astype("datetime64[M]")
+    first = months.astype("datetime64[D]")
+    days_in_month = ((months + 1).astype("datetime64[D]") - first).astype(np.int64)
+    real = in_range & (d <= days_in_month)
+    return first + np.where(real, d - 1, 0).astype("timedelta64[D]"), real
+
+
+def _components(struct: pa.Array, field: str) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.cast(pc.struct_field(struct, field), pa.int64()), 0), dtype=np.int64)
+
+
+def check_date(name: str, raw: pa.Array, formats: tuple[str, ...]) -> ColumnResult:
+    # Extracts repeat few distinct dates: check each distinct text once.
+    encoded = pc.dictionary_encode(raw)
+    distinct = _check_distinct_dates(name, encoded.dictionary, formats)
+    return ColumnResult(pc.take(distinct.values, encoded.indices), pc.take(distinct.problems, encoded.indices))
+
+
+def _check_distinct_dates(name: str, raw: pa.Array, formats: tuple[str, ...]) -> ColumnResult:
+    text = _blank_to_null(raw)
+    n = len(text)
+    y = np.zeros(n, np.int64)
+    m = np.zeros(n, np.int64)
+    d = np.zeros(n, np.int64)
+    matched = np.zeros(n, bool)
+    for fmt in formats:
+        parts = pc.extract_regex(text, _format_regex(fmt))
+        hit = np.asarray(pc.fill_null(pc.is_valid(parts), False)) & ~matched
+        if hit.any():
+            y = np.where(hit, _components(parts, "y"), y)
+            m = np.where(hit, _components(parts, "m"), m)
+            d = np.where(hit, _components(parts, "d"), d)
+            matched |= hit
+    dates, real = _ymd_to_dates(y, m, d)
+    present = np.asarray(pc.is_valid(text))
+    values = pa.array(dates, pa.date32(), mask=~(matched & real))
+    problems = merge_problems(
+        _problem(pa.array(present & ~matched), f"{name}: not a date in {' or '.join(formats)}: ", raw),
+        _problem(pa.array(present & matched & ~real), f"{name}: impossible date: ", raw),
+    )
+    return ColumnResult(values, problems)
+
+
+@lru_cache(maxsize=8192)
+def area_known(area_code: str, birth_year: int) -> bool:
+    """Whether python-stdnum's division database knows ``area_code`` in ``birth_year`` (cached)."""
+    probe = f"{area_code}{birth_year:04d}0101000"
+    probe += ric.calc_check_digit(probe + "0")
+    try:
+        ric.get_birth_place(probe)
+    except ValidationError:
+        return False
+    return True
+
+
+def _fixed_width_bytes(strings: pa.Array, width: int) -> np.ndarray:
+    """An Arrow string array whose values all have ``width`` ASCII characters -> uint8 (n, width)."""
+    offsets = np.frombuffer(strings.buffers()[1], np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    data = np.frombuffer(strings.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(-1, width)
+
+
+def check_resident_id(name: str, raw: pa.Array) -> ColumnResult:
+    text = pc.utf8_upper(_blank_to_null(raw))
+    shaped = np.asarray(pc.fill_null(pc.match_substring_regex(text, r"^\d{17}[\dX]$"), False))
+    lengths = pc.utf8_length(text)
+    n = len(text)
+    checksum_ok = np.zeros(n, bool)
+    date_ok = np.zeros(n, bool)
+    area_ok = np.zeros(n, bool)
+    idx = np.flatnonzero(shaped)
+    if idx.size:
+        ids = pc.take(text, pa.array(idx))
+        digits = _fixed_width_bytes(ids, 18)
+        expected = _CHECK_CHARS[(digits[:, :17].astype(np.int64) - 48) @ _ID_WEIGHTS % 11]
+        checksum_ok[idx] = digits[:, 17] == expected
+        num = (digits[:, 6:14].astype(np.int64) - 48) @ (10 ** np.arange(7, -1, -1))
+        yy, mm, dd = num // 10000, num // 100 % 100, num % 100
+        _, real = _ymd_to_dates(yy, mm, dd)
+        date_ok[idx] = real
+        areas = (digits[:, :6].astype(np.int64) - 48) @ (10 ** np.arange(5, -1, -1))
+        pairs = areas * 10000 + yy
+        unique, inverse = np.unique(pairs, return_inverse=True)
+        known = np.array([area_known(f"{p // 10000:06d}", int(p % 10000)) for p in unique], dtype=bool)
+        area_ok[idx] = known[inverse]
+    present = np.asarray(pc.is_valid(text))
+    bad_length = pc.and_(pc.is_valid(text), pc.not_equal(lengths, 18))
+    problems = merge_problems(
+        pc.if_else(
+            pc.fill_null(bad_length, False),
+            pc.binary_join_element_wise(
+                f"{name}: resident ID must have 18 characters, has ", pc.cast(lengths, pa.string()), ""
+            ),
+            _NULL_STR,
+        ),
+        _problem(pa.array(present & ~shaped), f"{name}: resident ID has characters other than digits and a final X"),
+        _problem(pa.array(shaped & ~checksum_ok), f"{name}: resident ID check digit (MOD 11-2) is wrong"),
+        _problem(pa.array(shaped & checksum_ok & ~date_ok), f"{name}: resident ID holds an impossible birth date"),
+        _problem(
+            pa.array(shaped & checksum_ok & date_ok & ~area_ok),
+            f"{name}: resident ID area code is unknown to GB/T 2260 in the birth year",
+        ),
+    )
+    good = shaped & checksum_ok & date_ok & area_ok
+    return ColumnResult(pc.if_else(pa.array(good), text, _NULL_STR), problems)
+
+
+def check_code(column: Column, raw: pa.Array) -> ColumnResult:
+    spellings, canonical = [], []
+    for value, aliases in column.values.items():
+        for spelling in (value, *aliases):
+            key = spelling.strip().lower()
+            if key not in spellings:
+                spellings.append(key)
+                canonical.append(value)
+    text = _blank_to_null(raw)
+    index = pc.index_in(pc.utf8_lower(text), value_set=pa.array(spellings, pa.string()))
+    values = pc.take(pa.array(canonical, pa.string()), index)
+    problems = _problem(
+        pc.and_(pc.is_valid(text), pc.is_null(index)),
+        f"{column.name}: unknown code ",
+        raw,
+        f" (allowed: {', '.join(column.values)})",
+    )
+    return ColumnResult(values, problems)
+
+
+def check_text(column: Column, raw: pa.Array) -> ColumnResult:
+    text = _blank_to_null(raw)
+    if not column.pattern:
+        return ColumnResult(text, pa.nulls(len(text), pa.string()))
+    ok = pc.match_substring_regex(text, column.pattern)
+    problems = _problem(pc.invert(ok), f"{column.name}: does not match {column.pattern}: ", raw)
+    return ColumnResult(pc.if_else(pc.fill_null(ok, False), text, _NULL_STR), problems)
+
+
+def check_column(column: Column, contract: Contract, raw: pa.Array) -> ColumnResult:
+    """Check one column of a block against its contract column."""
+    if column.type == "money":
+        return check_money(column.name, raw)
+    if column.type == "integer":
+        return check_integer(column.name, raw)
+    if column.type == "date":
+        return check_date(column.name, raw, contract.date_formats)
+    if column.type == "resident_id":
+        return check_resident_id(column.name, raw)
+    if column.type == "code":
+        return check_code(column, raw)
+    return check_text(column, raw)
+
+
+def _as_text(values: pa.Array) -> pa.Array:
+    return pc.cast(values, pa.string())
+
+
+def check_row_rule(rule: RowRule, values: dict[str, pa.Array]) -> pa.Array:
+    """Problems of one cross-field rule (null where the rule holds or a value is missing)."""
+    target = values[rule.column]
+    operands = [values[o] for o in rule.operands]
+    if rule.kind == "difference":
+        expected = operands[0]
+        for sub in operands[1:]:
+            expected = pc.subtract(expected, sub)
+        expected = pc.cast(expected, MONEY_TYPE)
+        broken = pc.fill_null(pc.not_equal(target, expected), False)
+        if not pc.any(broken).as_py():
+            return pa.nulls(len(target), pa.string())
+        message = pc.binary_join_element_wise(
+            f"{rule.column}: ",
+            _as_text(target),
+            f" is not {' - '.join(rule.operands)} = ",
+            _as_text(expected),
+            f" (rule {rule.name})",
+            "",
+        )
+    elif rule.kind == "not_before":
+        broken = pc.fill_null(pc.less(target, operands[0]), False)
+        if not pc.any(broken).as_py():
+            return pa.nulls(len(target), pa.string())
+        message = pc.binary_join_element_wise(
+            f"{rule.column}: ",
+            _as_text(target),
+            f" is before {rule.operands[0]} ",
+            _as_text(operands[0]),
+            f" (rule {rule.name})",
+            "",
+        )
+    else:  # pragma: no cover - contracts.py refuses other kinds
+        raise ValueError(rule.kind)
+    return pc.if_else(broken, message, _NULL_STR)

@@ -1,0 +1,339 @@
+"""Loader: one extract file -> one batch in ``raw.<source>`` / ``quarantine.<source>``.
+
+Every record of the file ends in exactly one place: loaded into the raw table with
+its load metadata, or quarantined with its original text and its reasons. The
+batch is one transaction, recorded in the ledger ``audit.load_batches``
+(rows read = loaded + quarantined). Loading again the same file name for the same
+source and logical date supersedes the earlier batch: its rows are deleted and its
+ledger row is kept with status ``superseded``, so a re-run never duplicates.
+
+Records stream from the file in blocks (Arrow's CSV reader, ~1 MiB each), are
+checked column-wise (``fields``) and the good ones go to PostgreSQL ``COPY`` as
+CSV; psycopg sends from a worker thread, so checking in Python overlaps with the
+server's parsing, and memory does not grow with the file. Quarantined records
+are spooled to a temporary file (in memory up to 8 MiB) and copied after the
+raw rows.
+
+A file that is unusable as a whole (empty, undecodable, a required column missing
+from the header) is *rejected*: no row of it is loaded, and every record that can
+be read is quarantined with the batch's reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from household_monitoring.contracts import RAW_METADATA_COLUMNS, Contract
+from household_monitoring.fields import MONEY_TYPE, check_column, check_row_rule
+from household_monitoring.readers import BatchRejected, Block, Extract, open_extract
+
+log = logging.getLogger(__name__)
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_ARROW_TYPES = {
+    "text": pa.string(),
+    "resident_id": pa.string(),
+    "code": pa.string(),
+    "money": MONEY_TYPE,
+    "date": pa.date32(),
+    "integer": pa.int64(),
+}
+_QUARANTINE_SPOOL_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class BatchResult:
+    """What loading one file did. Amounts are row counts; seconds are wall time."""
+
+    batch_id: int
+    source: str
+    logical_date: date
+    file_name: str
+    file_hash: str
+    status: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str | None = None
+    extra_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """``(hex sha256, size in bytes)`` of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def _copy_field(value: str | None) -> str:
+    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+
+
+class _BlockChecker:
+    """Checks blocks of records against the contract, column-wise (see ``fields``)."""
+
+    def __init__(self, contract: Contract, positions: list[str | None], batch_id: int, logical_date: date):
+        self.contract = contract
+        self.batch_id = pa.scalar(batch_id, pa.int64())
+        self.logical_date = pa.scalar(logical_date, pa.date32())
+        self.position_of = {name: pos for pos, name in enumerate(positions) if name is not None}
+
+    def check(self, block: Block) -> tuple[pa.Table, np.ndarray, list[list[str]]]:
+        """``(good rows as a raw-table Arrow table, bad row indexes, reasons of each bad row)``."""
+        n = len(block)
+        values: dict[str, pa.Array] = {}
+        problems: list[pa.Array] = []
+        for column in self.contract.columns:
+            pos = self.position_of.get(column.name)
+            if pos is None:  # optional column absent from this file
+                values[column.name] = pa.nulls(n, pa.string()).cast(_ARROW_TYPES[column.type])
+                if column.required:  # pragma: no cover - map_header rejects the batch first
+                    raise AssertionError(column.name)
+                continue
+            result = check_column(column, self.contract, block.columns[pos])
+            values[column.name] = result.values
+            problems.append(result.problems)
+            if column.required and result.values.null_count:
+                empty = pc.and_(pc.is_null(result.values), pc.is_null(result.problems))
+                problems.append(pc.if_else(empty, f"{column.name}: required value is empty", None))
+        for rule in self.contract.row_rules:
+            problems.append(check_row_rule(rule, values))
+        problems = [p for p in problems if p.null_count < len(p)]
+        problem_matrix = [np.asarray(pc.is_valid(p)) for p in problems]
+        any_problem = np.logical_or.reduce(problem_matrix) if problem_matrix else np.zeros(n, bool)
+        bad = np.flatnonzero(any_problem)
+        reasons: list[list[str]] = []
+        if bad.size:
+            taken = [pc.take(p, pa.array(bad)).to_pylist() for p in problems]
+            reasons = [[col[i] for col in taken if col[i] is not None] for i in range(bad.size)]
+        columns = [values[c.name] for c in self.contract.columns]
+        row_numbers = pa.array(block.row_numbers, pa.int64())
+        if bad.size:
+            good = pa.array(~any_problem)
+            columns = [pc.filter(col, good) for col in columns]
+            row_numbers = pc.filter(row_numbers, good)
+        kept = len(columns[0])
+        columns.append(pa.repeat(self.batch_id, kept))
+        columns.append(pa.repeat(self.logical_date, kept))
+        columns.append(row_numbers)
+        names = self.contract.column_names + [name for name, _ in RAW_METADATA_COLUMNS]
+        table = pa.Table.from_arrays(columns, names=names)
+        return table, bad, reasons
+
+
+class _QuarantineSpool:
+    """Quarantined records as COPY text, spooled until the raw COPY is done."""
+
+    def __init__(self, header: list[str], batch_id: int, logical_date: date):
+        self.header = header
+        self.prefix = f"{batch_id}\t{logical_date.isoformat()}\t"
+        self.count = 0
+        self.file = tempfile.SpooledTemporaryFile(max_size=_QUARANTINE_SPOOL_BYTES, mode="w+b")  # noqa: SIM115
+
+    def add(self, row_number: int, fields: list[str], reasons: list[str]) -> None:
+        record = {
+            (self.header[i] if i < len(self.header) else f"_field_{i + 1}"): value for i, value in enumerate(fields)
+        }
+        array = "{" + ",".join(json.dumps(r, ensure_ascii=False) for r in reasons) + "}"
+        line = (
+            f"{self.prefix}{row_number}\t{_copy_field(json.dumps(record, ensure_ascii=False))}\t{_copy_field(array)}\n"
+        )
+        self.file.write(line.encode("utf-8"))
+        self.count += 1
+
+    def copy_into(self, cur: psycopg.Cursor, table: str) -> None:
+        """COPY the spool into the quarantine table."""
+        self.file.seek(0)
+        columns = "_batch_id, _logical_date, _row_number, raw_record, reasons"
+        with cur.copy(f"copy {table} ({columns}) from stdin") as copy:
+            while block := self.file.read(1 << 20):
+                copy.write(block)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _stream_batch(
+    cur, contract: Contract, extract: Extract, spool: _QuarantineSpool, batch_id: int, logical_date: date
+) -> tuple[int, int]:
+    """COPY the good records of ``extract`` into raw, spool the bad ones; return (read, loaded)."""
+    checker = _BlockChecker(contract, extract.positions, batch_id, logical_date)
+    columns = ", ".join(contract.column_names + [name for name, _ in RAW_METADATA_COLUMNS])
+    read = loaded = 0
+    options = pacsv.WriteOptions(include_header=False)
+    # psycopg's default writer sends from a worker thread: the server parses one block while
+    # Python checks the next (Arrow compute releases the GIL).
+    with cur.copy(f"copy {contract.raw_table} ({columns}) from stdin (format csv)") as copy:
+        for block, bad_records in extract.blocks():
+            read += len(block) + len(bad_records)
+            for bad in bad_records:
+                spool.add(bad.row_number, bad.fields, [bad.reason])
+            if not len(block):
+                continue
+            table, bad_rows, reasons = checker.check(block)
+            if bad_rows.size:
+                originals = [pc.take(col, pa.array(bad_rows)).to_pylist() for col in block.columns]
+                for j, i in enumerate(bad_rows):
+                    spool.add(int(block.row_numbers[i]), [col[j] for col in originals], reasons[j])
+            if table.num_rows:
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(table, sink, options)
+                copy.write(memoryview(sink.getvalue()))
+                loaded += table.num_rows
+    return read, loaded
+
+
+def _salvage_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Every record of a rejected CSV file, decoded so that no byte is lost.
+
+    Bytes that are not UTF-8 are kept as ``\\xNN`` escapes (for the quarantine only;
+    the loader never loads such text). Returns ``(header, [(row_number, fields)])``.
+    An .xlsx file that openpyxl cannot read yields nothing.
+    """
+    if path.suffix.lower() == ".xlsx":
+        return [], []
+    with open(path, encoding="utf-8-sig", errors="backslashreplace", newline="") as fh:
+        rows = csv.reader(fh)
+        header = next(rows, [])
+        records = []
+        for i, row in enumerate(rows, start=2):
+            if row and any(cell.strip() for cell in row):
+                records.append((i, row))
+    return header, records
+
+
+def supersede_previous(cur, contract: Contract, logical_date: date, file_name: str, new_batch_id: int) -> list[int]:
+    """Delete the rows of earlier batches of the same file and date; mark them superseded."""
+    cur.execute(
+        """select batch_id from audit.load_batches
+           where source = %s and logical_date = %s and file_name = %s
+             and batch_id <> %s and status <> 'superseded'
+           for update""",
+        (contract.source, logical_date, file_name, new_batch_id),
+    )
+    previous = [r[0] for r in cur.fetchall()]
+    if previous:
+        cur.execute(f"delete from {contract.raw_table} where _batch_id = any(%s)", (previous,))
+        cur.execute(f"delete from {contract.quarantine_table} where _batch_id = any(%s)", (previous,))
+        cur.execute(
+            "update audit.load_batches set status = 'superseded', superseded_by = %s where batch_id = any(%s)",
+            (new_batch_id, previous),
+        )
+    return previous
+
+
+def load_file(
+    conn: psycopg.Connection,
+    contract: Contract,
+    path: Path,
+    logical_date: date,
+    dag_run_id: str | None = None,
+) -> BatchResult:
+    """Load one extract file as one batch, in one transaction.
+
+    Returns the ``BatchResult`` with status ``loaded`` or ``rejected`` (the file
+    is unusable as a whole: ``message`` names the file and the problem). Any other
+    error rolls the batch back completely and is raised.
+    """
+    path = Path(path)
+    started = time.perf_counter()
+    file_hash, size = file_sha256(path)
+    loaded_at = datetime.now(UTC).isoformat()
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            """insert into audit.load_batches
+                 (source, logical_date, file_name, file_path, file_hash, file_bytes, status, dag_run_id, started_at)
+               values (%s, %s, %s, %s, %s, %s, 'loading', %s, %s) returning batch_id""",
+            (contract.source, logical_date, path.name, str(path), file_hash, size, dag_run_id, loaded_at),
+        )
+        batch_id = cur.fetchone()[0]
+        supersede_previous(cur, contract, logical_date, path.name, batch_id)
+        result = BatchResult(batch_id, contract.source, logical_date, path.name, file_hash, "loaded")
+        header: list[str] = []
+        encoding = None
+        try:
+            spool = _QuarantineSpool([], batch_id, logical_date)
+            with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
+                extract = open_extract(path, contract)
+                header, encoding = extract.header, extract.encoding
+                spool.header = header
+                result.extra_columns = extract.extra_columns
+                try:
+                    result.rows_read, result.rows_loaded = _stream_batch(
+                        cur, contract, extract, spool, batch_id, logical_date
+                    )
+                finally:
+                    extract.close()
+            spool.copy_into(cur, contract.quarantine_table)
+            result.rows_quarantined = spool.count
+            if result.extra_columns:
+                result.message = f"{path.name}: extra columns kept out of raw: {', '.join(result.extra_columns)}"
+        except BatchRejected as rejected:
+            log.warning("batch rejected: %s", rejected)
+            spool.close()
+            result.status, result.message = "rejected", str(rejected)
+            header, records = _salvage_records(path)
+            spool = _QuarantineSpool(header, batch_id, logical_date)
+            for row_number, fields in records:
+                spool.add(row_number, fields, [f"batch rejected: {rejected.problem}"])
+            spool.copy_into(cur, contract.quarantine_table)
+            result.rows_read = result.rows_quarantined = len(records)
+            result.rows_loaded = 0
+        finally:
+            spool.close()
+        result.seconds = time.perf_counter() - started
+        cur.execute(
+            """update audit.load_batches set
+                 status = %s, message = %s, encoding = %s, header = %s, extra_columns = %s,
+                 rows_read = %s, rows_loaded = %s, rows_quarantined = %s,
+                 loaded_at = clock_timestamp(), load_seconds = %s
+               where batch_id = %s""",
+            (
+                result.status,
+                result.message,
+                encoding,
+                header,
+                result.extra_columns,
+                result.rows_read,
+                result.rows_loaded,
+                result.rows_quarantined,
+                round(result.seconds, 3),
+                batch_id,
+            ),
+        )
+    log.info(
+        "%s %s: %s, read %d, loaded %d, quarantined %d in %.2fs",
+        contract.source,
+        path.name,
+        result.status,
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_quarantined,
+        result.seconds,
+    )
+    return result
+
+
+def landed_files(landing: Path, contract: Contract, logical_date: date) -> list[Path]:
+    """Files of a source for a logical date: ``<landing>/<source>/<YYYY-MM-DD>/<pattern>``."""
+    folder = Path(landing) / contract.source / logical_date.isoformat()
+    return sorted(p for p in folder.glob(contract.file_pattern) if p.is_file())
