@@ -1,0 +1,27 @@
+{#- Rows of a raw table that belong to published batches (they passed the quality
+    gate) whose logical date is on or before var('as_of_date'), with the batch's
+    file name and hash from the ledger. Write-audit-publish: raw rows of a batch
+    that was rejected or failed validation are never read downstream. -#}
+{% macro published_rows(source_name, table_name) -%}
+    select
+        src.*,
+        batches.file_name as _file_name,
+        batches.file_hash as _file_hash,
+        batches.loaded_at as _loaded_at
+    from {{ source(source_name, table_name) }} as src
+    inner join {{ source('audit', 'load_batches') }} as batches
+        on src._batch_id = batches.batch_id
+    where
+        batches.status = 'published'
+        {%- if var('as_of_date') %}
+            and batches.logical_date <= {{ as_of_date() }}
+        {%- endif %}
+{%- endmacro %}
+
+{% macro as_of_date() -%}
+    {%- if var('as_of_date') -%}
+        cast('{{ var("as_of_date") }}' as date)
+    {%- else -%}
+        current_date
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,46 @@
+-- Every transition of every warning: raised, escalated, confirmed, lifted, with
+-- its date, the rule version, the evidence rows and, for home visits, who and what note.
+with
+
+states as (
+    select * from {{ ref('int_risk_warning_states_walked') }}
+),
+
+rules as (
+    select * from {{ ref('risk_rules') }}
+),
+
+final as (
+    select
+        states.warning_id || '-' || lpad(cast(states.event_seq as text), 4, '0') as warning_event_id,
+        states.warning_id,
+        states.household_id,
+        states.rule_id,
+        rules.risk_factor_code,
+        rules.risk_factor,
+        states.level_rule_version as rule_version,
+        states.event_date,
+        states.event_seq,
+        states.transition,
+        states.status as status_after,
+        states.warning_level as level_after,
+        states.accumulated as signal_value,
+        case
+            when states.event_kind = 'signal' then states.evidence_ids
+            else array[states.visit_id]
+        end as evidence_ids,
+        case when states.event_kind = 'signal' then 'stg_medical_settlements__settlements' else
+            'stg_verifications__home_visits'
+        end as evidence_model,
+        states.visit_id,
+        states.verifier,
+        states.verification_note
+    from states
+    left join rules
+        on
+            states.rule_id = rules.rule_id
+            and states.level_rule_version = rules.rule_version
+    where states.transition is not null
+)
+
+select * from final

@@ -1,0 +1,90 @@
+-- One row per warning with its current state as of the as-of date: when it was
+-- raised, at what level, whether it awaits a home visit, was confirmed or lifted.
+with
+
+events as (
+    select * from {{ ref('fct_risk_warning_events') }}
+),
+
+ordered as (
+    select
+        *,
+        row_number() over (partition by warning_id order by event_seq desc) as recency
+    from events
+),
+
+summary as (
+    select
+        warning_id,
+        min(event_date) filter (where transition = 'raised') as raised_on,
+        min(event_date) filter (where transition in ('confirmed', 'lifted')) as verified_on,
+        max(event_date) filter (where transition = 'lifted') as lifted_on,
+        max(event_date) filter (where transition = 'confirmed') as confirmed_on,
+        max(signal_value) filter (where transition in ('raised', 'escalated')) as signal_value,
+        count(*) filter (where transition = 'escalated') as escalations
+    from events
+    group by warning_id
+),
+
+latest as (
+    select * from ordered where recency = 1
+),
+
+latest_signal as (
+    select
+        warning_id,
+        level_after,
+        rule_version,
+        evidence_ids,
+        row_number() over (partition by warning_id order by event_seq desc) as recency
+    from events
+    where transition in ('raised', 'escalated')
+),
+
+latest_visit as (
+    select
+        warning_id,
+        visit_id,
+        verifier,
+        verification_note,
+        row_number() over (partition by warning_id order by event_seq desc) as recency
+    from events
+    where transition in ('confirmed', 'lifted')
+),
+
+final as (
+    select
+        latest.warning_id,
+        latest.household_id,
+        latest.rule_id,
+        latest_signal.rule_version,
+        latest.risk_factor_code,
+        latest.risk_factor,
+        latest_signal.level_after as warning_level,
+        latest.status_after as status,
+        latest.status_after in ('awaiting_verification', 'confirmed') as is_open,
+        summary.raised_on,
+        summary.verified_on,
+        summary.confirmed_on,
+        summary.lifted_on,
+        summary.verified_on - summary.raised_on as days_to_verification,
+        summary.escalations,
+        summary.signal_value,
+        latest_signal.evidence_ids,
+        latest_visit.visit_id as verification_visit_id,
+        latest_visit.verifier,
+        latest_visit.verification_note,
+        {{ as_of_date() }} as as_of_date
+    from latest
+    inner join summary on latest.warning_id = summary.warning_id
+    inner join latest_signal
+        on
+            latest.warning_id = latest_signal.warning_id
+            and latest_signal.recency = 1
+    left join latest_visit
+        on
+            latest.warning_id = latest_visit.warning_id
+            and latest_visit.recency = 1
+)
+
+select * from final

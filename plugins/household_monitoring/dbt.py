@@ -1,0 +1,135 @@
+"""dbt: the sources generated from the contracts, and dbt run in-process.
+
+``render_sources`` writes each source's ``_<source>__sources.yml`` from its
+contract (columns, descriptions, ``pii`` tags, freshness), so the dbt source and
+the loader can never disagree; a test fails when a committed file is stale
+(``hm dbt-sources`` rewrites them).
+
+``run_dbt`` calls dbt through ``dbtRunner`` (no second interpreter), with the
+profile in ``dbt_project/profiles.yml`` reading the warehouse from ``HM_DB_*``
+variables, and raises ``DbtFailed`` with the failing nodes when dbt fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from household_monitoring.config import DBT_PROJECT_DIR, Database
+from household_monitoring.contracts import Contract
+
+log = logging.getLogger(__name__)
+
+GENERATED_NOTE = "# Generated from expectations/contracts/{source}.yml by `hm dbt-sources`; do not edit.\n"
+
+
+def sources_path(contract: Contract, project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    return project_dir / "models" / "staging" / contract.source / f"_{contract.source}__sources.yml"
+
+
+def render_sources(contract: Contract) -> str:
+    """The dbt sources YAML of one contract (text)."""
+    columns = []
+    for column in contract.columns:
+        entry = {
+            "name": column.name,
+            "description": column.description or f"{column.type} ({', '.join(column.aliases)})",
+            "data_type": column.sql_type,
+        }
+        if column.pii:
+            entry["tags"] = ["pii"]
+            entry["meta"] = {"pii": True}
+        columns.append(entry)
+    columns += [
+        {"name": "_batch_id", "description": "Batch (audit.load_batches.batch_id) that loaded the row."},
+        {"name": "_logical_date", "description": "Logical date of the batch (the extract's date)."},
+        {"name": "_row_number", "description": "Row of the record in its file (header = row 1)."},
+    ]
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": contract.source,
+                "description": f"{contract.description} Sent by: {contract.department}. Grain: {contract.grain}.",
+                "schema": "raw",
+                "loaded_at_field": "cast(_logical_date as timestamp)",
+                "freshness": {
+                    "warn_after": {"count": contract.freshness_warn_days, "period": "day"},
+                    "error_after": {"count": contract.freshness_error_days, "period": "day"},
+                },
+                "meta": {"contract": f"expectations/contracts/{contract.source}.yml", "keys": list(contract.keys)},
+                "tables": [
+                    {
+                        "name": contract.source,
+                        "description": "Rows of published and unpublished batches; read through published_rows().",
+                        "columns": columns,
+                    }
+                ],
+            }
+        ],
+    }
+    body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
+    return GENERATED_NOTE.format(source=contract.source) + body
+
+
+def write_sources(contracts: dict[str, Contract], project_dir: Path = DBT_PROJECT_DIR) -> list[Path]:
+    """Write every contract's sources file; return the paths written."""
+    written = []
+    for contract in contracts.values():
+        path = sources_path(contract, project_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_sources(contract), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+class DbtFailed(RuntimeError):
+    """dbt returned failure; the message lists the failing nodes and their messages."""
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    failures: list[str]
+
+
+def dbt_environment(db: Database, salt: str) -> dict[str, str]:
+    """Environment for dbt: the warehouse (HM_DB_*) and the person-key salt."""
+    return {**db.environment(), "HM_ID_SALT": salt}
+
+
+def run_dbt(args: list[str], *, db: Database, salt: str, project_dir: Path = DBT_PROJECT_DIR) -> DbtResult:
+    """Run one dbt command in-process, e.g. ``["build", "--vars", "{as_of_date: 2024-07-15}"]``.
+
+    Raises ``DbtFailed`` naming the failing nodes when dbt does not succeed.
+    """
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_environment(db, salt))
+    target = Path(os.environ.get("HM_DBT_TARGET_PATH", project_dir / "target"))
+    full = [
+        *args,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+    ]
+    log.info("dbt %s", " ".join(args))
+    result = dbtRunner().invoke(full)
+    failures = []
+    if result.result is not None and hasattr(result.result, "results"):
+        for node in result.result.results:
+            if str(node.status) in ("error", "fail", "runtime error"):
+                failures.append(f"{node.node.unique_id}: {node.message}")
+    if not result.success:
+        detail = "; ".join(failures) or str(result.exception)
+        raise DbtFailed(f"dbt {args[0]} failed: {detail}")
+    return DbtResult(True, failures)
