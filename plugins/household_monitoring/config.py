@@ -108,6 +108,17 @@ def configured_database(environ: dict[str, str] | None = None) -> Database | Non
     )
 
 
+def database_from_connection(conn) -> Database:
+    """An Airflow ``Connection`` (host, port, login, password, schema) -> ``Database``."""
+    return Database(
+        host=conn.host or "127.0.0.1",
+        port=int(conn.port or 5432),
+        user=conn.login or "postgres",
+        password=conn.password or "",
+        dbname=conn.schema or "postgres",
+    )
+
+
 def warehouse() -> Database:
     """The warehouse the pipeline writes to.
 

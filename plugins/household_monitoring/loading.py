@@ -320,6 +320,9 @@ def load_file(
                 batch_id,
             ),
         )
+    # Fresh statistics: without them the planner nests loops over a table it thinks is empty.
+    conn.execute(f"analyze {contract.raw_table}")
+    conn.commit()
     log.info(
         "%s %s: %s, read %d, loaded %d, quarantined %d in %.2fs",
         contract.source,

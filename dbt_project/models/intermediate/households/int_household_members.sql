@@ -1,3 +1,4 @@
+{{ config(materialized='table', indexes=[{'columns': ['person_key'], 'unique': True}]) }}
 -- Persons linked to their household (from the register), keyed by the salted person key.
 with
 

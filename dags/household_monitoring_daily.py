@@ -1,0 +1,124 @@
+"""
+### Household monitoring: daily load, quality gate and marts
+
+One DAG run per day of extracts: the run for data interval [D, D+1) (Asia/Shanghai)
+has logical date D and processes the files the departments dropped for D:
+
+1. `prepare_warehouse` creates the pipeline's schemas and tables (idempotent).
+2. For each source with a contract in `expectations/contracts/`, a task group
+   `<source>` loads that day's files from `<landing>/<source>/<YYYY-MM-DD>/`
+   into `raw.<source>` (bad rows to `quarantine.<source>`, counts in
+   `audit.load_batches`), validates each batch with Great Expectations and
+   publishes it. Its outlet is the Asset `household_monitoring://raw/<source>`.
+   A source whose batch is rejected fails alone; the others go on.
+   A source that sent nothing that day is skipped.
+3. `build_marts` runs `dbt build` as of the logical date on what was published
+   (trigger rule `all_done`: a failed source never blocks the marts).
+   Its outlet is `household_monitoring://marts/risk`.
+4. `audit_day` reconciles the ledger and fails the run if any batch was held back,
+   so a bad file is visible in the run's state.
+
+The warehouse is the Airflow connection `hm_warehouse`
+(`AIRFLOW_CONN_HM_WAREHOUSE`). Nothing heavy is imported at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, TaskGroup, dag, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from household_monitoring.config import WAREHOUSE_CONN_ID
+from household_monitoring.contracts import source_names
+
+TIMEZONE = "Asia/Shanghai"
+SOURCES = source_names()  # file names only: no YAML parsing at parse time
+RAW_ASSETS = {source: Asset(f"household_monitoring://raw/{source}", group="raw") for source in SOURCES}
+MARTS_ASSET = Asset("household_monitoring://marts/risk", group="marts")
+
+
+def _extract_date(context):
+    """The date of the extracts a run processes: its logical date, in the DAG's timezone.
+
+    A scheduled run for the interval [D, D+1) and a manual run (``airflow dags test``)
+    for logical date D both have logical date D; their data intervals differ.
+    """
+    return context["logical_date"].in_timezone(TIMEZONE).date()
+
+
+def _warehouse():
+    from airflow.sdk import Connection
+
+    from household_monitoring.config import database_from_connection
+
+    return database_from_connection(Connection.get(WAREHOUSE_CONN_ID))
+
+
+@dag(
+    dag_id="household_monitoring_daily",
+    # Runs after midnight for the day that ended: data interval [D, D+1), logical date D.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
+    start_date=pendulum.datetime(2024, 1, 1, tz=TIMEZONE),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["household_monitoring", "ingest", "quality", "dbt"],
+    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)},
+)
+def household_monitoring_daily():
+    @task
+    def prepare_warehouse() -> None:
+        from household_monitoring.pipeline import prepare_warehouse as prepare
+
+        prepare(_warehouse())
+
+    def source_group(source: str) -> TaskGroup:
+        with TaskGroup(group_id=source, tooltip=f"load, validate and publish {source}") as group:
+
+            @task(task_id="ingest", outlets=[RAW_ASSETS[source]])
+            def ingest(**context) -> dict:
+                from dataclasses import asdict
+
+                from household_monitoring.pipeline import SourceFailed, ingest_source
+
+                try:
+                    day = ingest_source(
+                        source,
+                        _extract_date(context),
+                        _warehouse(),
+                        dag_run_id=context["run_id"],
+                    )
+                except FileNotFoundError as missing:
+                    raise AirflowSkipException(str(missing)) from None
+                except SourceFailed as failed:
+                    # A bad file does not improve with retries: fail at once.
+                    raise AirflowFailException(str(failed)) from None
+                return asdict(day)
+
+            ingest()
+        return group
+
+    @task(trigger_rule="all_done", outlets=[MARTS_ASSET])
+    def build_marts(**context) -> None:
+        from household_monitoring.pipeline import build_marts as build
+
+        build(_extract_date(context), _warehouse())
+
+    @task(trigger_rule="all_done", retries=0)
+    def audit_day(**context) -> dict:
+        from household_monitoring.pipeline import SourceFailed
+        from household_monitoring.pipeline import audit_day as audit
+
+        try:
+            return audit(_extract_date(context), _warehouse())
+        except SourceFailed as failed:
+            raise AirflowFailException(str(failed)) from None
+
+    groups = [source_group(source) for source in SOURCES]
+    marts = build_marts()
+    prepare_warehouse() >> groups >> marts >> audit_day()
+
+
+household_monitoring_daily()

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""The project's entry point on a machine that has only Python 3.11.
+
+    python3 dev.py run    install, get a database, generate the sample county, run the DAGs, print a summary
+    python3 dev.py test   install, then lint (ruff, sqlfluff) and run the tests (pytest)
+
+Both create ``.venv`` on first use and install the pinned set in
+``requirements.lock`` with uv (itself installed from PyPI into the venv); later
+calls reinstall only when the lock file changed. Extra arguments go to
+``hm run`` or to pytest. Standard library only: this runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+LOCK = ROOT / "requirements.lock"
+STAMP = VENV / ".installed-lock-sha256"
+UV_VERSION = "0.13.9"
+
+
+def say(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+def run(cmd: list[str], **kwargs) -> None:
+    result = subprocess.run(cmd, **kwargs)
+    if result.returncode != 0:
+        raise SystemExit(result.returncode)
+
+
+def ensure_environment() -> None:
+    """Create .venv and install requirements.lock and the project, unless already done for this lock."""
+    if sys.version_info[:2] != (3, 11):
+        say(f"warning: the lock file is resolved for Python 3.11; this is {sys.version.split()[0]}")
+    digest = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == digest:
+        return
+    started = time.perf_counter()
+    if not (BIN / "python").exists():
+        say("creating .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    say("installing uv, then the pinned dependencies (requirements.lock, ~750 MB; about a minute)")
+    run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}"])
+    uv = [str(BIN / "uv"), "pip", "install", "--python", str(BIN / "python")]
+    run([*uv, "--compile-bytecode", "-r", str(LOCK)])
+    run([*uv, "--no-deps", "-e", str(ROOT)])
+    STAMP.write_text(digest)
+    say(f"environment ready in {time.perf_counter() - started:.0f} s")
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONWARNINGS": "ignore"}
+
+
+def cmd_run(args: list[str]) -> int:
+    return subprocess.call([str(BIN / "hm"), "run", *args], env=env())
+
+
+def cmd_test(args: list[str]) -> int:
+    say("lint: ruff")
+    run([str(BIN / "ruff"), "check", "."], cwd=ROOT, env=env())
+    run([str(BIN / "ruff"), "format", "--check", "."], cwd=ROOT, env=env())
+    say("lint: sqlfluff (dbt models)")
+    run([str(BIN / "sqlfluff"), "lint", "dbt_project/models", "--disable-progress-bar"], cwd=ROOT, env=env())
+    say("tests: pytest")
+    return subprocess.call([str(BIN / "python"), "-m", "pytest", *args], cwd=ROOT, env=env())
+
+
+def main() -> int:
+    commands = {"run": cmd_run, "test": cmd_test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    ensure_environment()
+    return commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

