@@ -67,9 +67,10 @@ def test_db(server):
 
 @pytest.fixture
 def conn(test_db):
+    """An autocommit connection: an idle open transaction would block dbt's table swaps."""
     from household_monitoring.database import connect
 
-    with connect(test_db) as connection:
+    with connect(test_db, autocommit=True) as connection:
         yield connection
 
 

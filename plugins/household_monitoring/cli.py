@@ -64,7 +64,12 @@ def _airflow(args: list[str], env: dict[str, str], log_path: Path) -> int:
         return subprocess.call([str(exe), *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _ensure_airflow_db(env: dict[str, str], log_path: Path) -> None:
+def run_dag(day: date, env: dict[str, str], log_path: Path) -> int:
+    """``airflow dags test`` of the daily DAG for the extracts of ``day``; returns its exit code."""
+    return _airflow(["dags", "test", DAG_ID, f"{day.isoformat()}T00:00:00{DAG_TIMEZONE}"], env, log_path)
+
+
+def ensure_airflow_db(env: dict[str, str], log_path: Path) -> None:
     import airflow
 
     stamp = Path(env["AIRFLOW_HOME"]) / ".migrated"
@@ -130,11 +135,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say(f"[3/4] Airflow: {len(dates)} DAG run(s) of {DAG_ID} (log: {log_path})")
         env = airflow_environment(db)
         started = time.perf_counter()
-        _ensure_airflow_db(env, log_path)
+        ensure_airflow_db(env, log_path)
         failed = []
         for i, day in enumerate(dates, start=1):
             t0 = time.perf_counter()
-            code = _airflow(["dags", "test", DAG_ID, f"{day.isoformat()}T00:00:00{DAG_TIMEZONE}"], env, log_path)
+            code = run_dag(day, env, log_path)
             state = "ok" if code == 0 else "FAILED"
             if code != 0:
                 failed.append(day)

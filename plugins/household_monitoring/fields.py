@@ -165,7 +165,7 @@ def area_known(area_code: str, birth_year: int) -> bool:
     probe += ric.calc_check_digit(probe + "0")
     try:
         ric.get_birth_place(probe)
-    except ValidationError:
+    except (ValidationError, KeyError):  # stdnum 2.2 raises KeyError for prefixes without a county entry
         return False
     return True
 

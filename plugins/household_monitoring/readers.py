@@ -12,6 +12,7 @@ record row 2. Nothing here converts values; see ``fields`` and ``loading``.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -112,7 +113,7 @@ def detect_encoding(path: Path, sample: bytes, accepted: tuple[str, ...]) -> str
     best = from_bytes(sample, cp_isolation=list(accepted)).best()
     if best is None:
         raise BatchRejected(path, f"text is in none of the accepted encodings {', '.join(accepted)}")
-    return best.encoding
+    return codecs.lookup(best.encoding).name  # 'utf_8' -> 'utf-8'
 
 
 def map_header(path: Path, header: list[str], contract: Contract) -> tuple[list[str | None], list[str]]:
@@ -169,22 +170,14 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
         )
         return "skip"
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            encoding="utf8" if encoding in ("utf-8", "utf_8", "utf8", "ascii") else encoding,
-            column_names=names,
-            skip_rows=1,
-            block_size=1 << 20,
-            use_threads=False,
-        ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    def rejected(exc: Exception, after_row: int) -> BatchRejected:
+        reason = getattr(exc, "reason", None) or str(exc)
+        return BatchRejected(path, f"bytes that are not {encoding} (after row {after_row}): {reason}")
+
+    try:
+        reader = _open_arrow_csv(path, encoding, names, on_invalid)
+    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+        raise rejected(exc, 1) from None
 
     def blocks() -> Iterator[tuple[Block, list[BadRecord]]]:
         ordinal = 0  # good records handed out so far
@@ -195,8 +188,7 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
             except StopIteration:
                 break
             except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
-                reason = getattr(exc, "reason", None) or str(exc)
-                raise BatchRejected(path, f"bytes that are not {encoding} after row {last_row}: {reason}") from None
+                raise rejected(exc, last_row) from None
             # The k-th good record is row k + 2 plus the bad records before it (header = row 1):
             # with bad rows p_j (ascending), it is preceded by those with p_j - 2 - j <= k.
             shifted = np.array(seen_bad, dtype=np.int64) - 2 - np.arange(len(seen_bad))
@@ -211,6 +203,25 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
             yield Block([pa.array([], pa.string()) for _ in range(width)], np.array([], np.int64)), list(pending)
 
     return blocks(), reader.close
+
+
+def _open_arrow_csv(path: Path, encoding: str, names: list[str], on_invalid):
+    return pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            encoding="utf8" if encoding in ("utf-8", "ascii") else encoding,
+            column_names=names,
+            skip_rows=1,
+            block_size=1 << 20,
+            use_threads=False,
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
 
 
 def _open_csv(path: Path, contract: Contract) -> Extract:

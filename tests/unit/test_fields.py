@@ -54,6 +54,13 @@ def _valid_id(rng: random.Random) -> str:
     return base + ric.calc_check_digit(base + "0")
 
 
+def _stdnum_valid(number: str) -> bool:
+    try:
+        return ric.is_valid(number)
+    except KeyError:  # stdnum 2.2: an area prefix without a county entry
+        return False
+
+
 def test_resident_id_check_agrees_with_python_stdnum():
     rng = random.Random(11643)
     samples = []
@@ -74,7 +81,7 @@ def test_resident_id_check_agrees_with_python_stdnum():
         samples.append(number)
     values, _ = _check(check_resident_id, samples)
     ours = [v is not None for v in values]
-    assert ours == [ric.is_valid(s) for s in samples]
+    assert ours == [_stdnum_valid(s) for s in samples]
     assert 400 < sum(not ok for ok in ours) < 2600  # the sample really mixes good and bad IDs
 
 

@@ -419,7 +419,7 @@ def _to_fen(amount: str) -> int:
 def _damage(rng: random.Random, rows: list[list[str]], scenario_rows: int) -> None:
     """Damage ~0.2 % of the rows (never the first ``scenario_rows``) as departments do."""
     candidates = list(range(scenario_rows, len(rows)))
-    count = max(1, len(candidates) // 500)
+    count = max(1, len(candidates) // 500) if len(candidates) >= 20 else 0  # a tiny file stays clean
     for n, i in enumerate(rng.sample(candidates, min(count, len(candidates)))):
         row = rows[i]
         kind = n % 3

@@ -1,4 +1,5 @@
 {{ config(materialized='table') }}
+-- noqa: disable=ST05
 -- The warning lifecycle, walked event by event for each household, rule and
 -- window (a recursive CTE: each state depends on the one before).
 --
@@ -37,7 +38,7 @@ walk as (
         cast('none' as text) as status,
         0 as level_rank,
         cast(0 as numeric(14, 2)) as accumulated,
-        cast(array[] as text []) as evidence_ids,
+        cast(array[] as text[]) as evidence_ids,
         cast(null as text) as transition,
         cast(null as integer) as level_rule_version
     from events
@@ -56,25 +57,29 @@ walk as (
         events.visit_id,
         events.verifier,
         events.verification_note,
-        walk.warning_seq + case when moved.transition = 'raised' then 1 else 0 end,
+        walk.warning_seq + case when moved.transition = 'raised' then 1 else 0 end as warning_seq,
         case moved.transition
             when 'raised' then 'awaiting_verification'
             when 'confirmed' then 'confirmed'
             when 'lifted' then 'lifted'
             else walk.status
-        end,
+        end as status,
         case
             when moved.transition in ('raised', 'escalated') then measured.new_level_rank
             when moved.transition = 'lifted' then 0
             else walk.level_rank
-        end,
-        cast(case when moved.transition = 'lifted' then 0 else measured.accumulated end as numeric(14, 2)),
-        case when moved.transition = 'lifted' then cast(array[] as text []) else measured.evidence_ids end,
+        end as level_rank,
+        cast(
+            case when moved.transition = 'lifted' then 0 else measured.accumulated end as numeric(14, 2)
+        ) as accumulated,
+        case
+            when moved.transition = 'lifted' then cast(array[] as text[]) else measured.evidence_ids
+        end as evidence_ids,
         moved.transition,
         case
             when moved.transition in ('raised', 'escalated') then events.rule_version
             else walk.level_rule_version
-        end
+        end as level_rule_version
     from walk
     inner join events
         on
@@ -82,23 +87,24 @@ walk as (
             and walk.rule_id = events.rule_id
             and walk.window_start = events.window_start
             and walk.event_seq + 1 = events.event_seq
-    cross join lateral (
-        select
-            case
-                when events.event_kind = 'signal' then walk.accumulated + events.signal_amount
-                else walk.accumulated
-            end as accumulated,
-            case
-                when events.event_kind = 'signal' then walk.evidence_ids || events.evidence_ids
-                else walk.evidence_ids
-            end as evidence_ids,
-            case
-                when events.event_kind <> 'signal' then 0
-                when walk.accumulated + events.signal_amount > events.red_threshold then 2
-                when walk.accumulated + events.signal_amount > events.yellow_threshold then 1
-                else 0
-            end as new_level_rank
-    ) as measured
+    cross join
+        lateral (
+            select
+                case
+                    when events.event_kind = 'signal' then walk.accumulated + events.signal_amount
+                    else walk.accumulated
+                end as accumulated,
+                case
+                    when events.event_kind = 'signal' then walk.evidence_ids || events.evidence_ids
+                    else walk.evidence_ids
+                end as evidence_ids,
+                case
+                    when events.event_kind <> 'signal' then 0
+                    when walk.accumulated + events.signal_amount > events.red_threshold then 2
+                    when walk.accumulated + events.signal_amount > events.yellow_threshold then 1
+                    else 0
+                end as new_level_rank
+        ) as measured
     cross join lateral (
         select
             case

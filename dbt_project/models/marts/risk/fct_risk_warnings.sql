@@ -27,7 +27,8 @@ summary as (
 ),
 
 latest as (
-    select * from ordered where recency = 1
+    select * from ordered
+    where recency = 1
 ),
 
 latest_signal as (

@@ -30,7 +30,7 @@ open_warnings as (
         count(*) as open_warnings,
         max(case warning_level when 'red' then 2 when 'yellow' then 1 else 0 end) as highest_level_rank,
         max(case warning_level when 'red' then 2 when 'yellow' then 1 else 0 end)
-            filter (where risk_factor = 'illness') as illness_level_rank,
+        filter (where risk_factor = 'illness') as illness_level_rank,
         count(*) filter (where status = 'awaiting_verification') as awaiting_verification
     from warnings
     where is_open

@@ -1,0 +1,77 @@
+"""DAG integrity: the DAG files import cleanly, carry tags and retries, and do no work at parse time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from household_monitoring.config import DAGS_DIR, PROJECT_ROOT
+from household_monitoring.contracts import source_names
+
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+#: Tasks whose failure no retry can heal: a held-back batch stays held back.
+NO_RETRY_TASKS = {"audit_day"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"household_monitoring_daily"}
+
+
+def test_tags_owner_and_retries(dagbag):
+    for dag in dagbag.dags.values():
+        assert {"household_monitoring", "ingest", "quality", "dbt"} <= set(dag.tags)
+        assert dag.max_active_runs == 1
+        assert dag.catchup is False
+        for task in dag.tasks:
+            assert task.owner == "data-engineering"
+            if task.task_id not in NO_RETRY_TASKS:
+                assert task.retries >= 2, task.task_id
+
+
+def test_one_ingest_task_group_per_contract_with_its_asset(dagbag):
+    dag = dagbag.dags["household_monitoring_daily"]
+    sources = source_names()
+    assert sources == ["household_register", "medical_settlements", "verifications"]
+    for source in sources:
+        task = dag.get_task(f"{source}.ingest")
+        assert [a.uri for a in task.outlets] == [f"household_monitoring://raw/{source}"]
+        assert task.upstream_task_ids == {"prepare_warehouse"}
+        assert task.downstream_task_ids == {"build_marts"}
+    marts = dag.get_task("build_marts")
+    assert marts.trigger_rule == "all_done"
+    assert [a.uri for a in marts.outlets] == ["household_monitoring://marts/risk"]
+    assert dag.get_task("audit_day").upstream_task_ids == {"build_marts"}
+
+
+def test_parsing_imports_nothing_heavy():
+    """Parsing the DAG file must not import GX, dbt, Arrow or a database driver, nor touch a database."""
+    code = (
+        "import json, runpy, sys; "
+        f"runpy.run_path({str(DAGS_DIR / 'household_monitoring_daily.py')!r}); "
+        "heavy = ['great_expectations', 'dbt', 'pyarrow', 'psycopg', 'household_monitoring.loading', "
+        "'household_monitoring.quality', 'pandas']; "
+        "print(json.dumps([m for m in heavy if m in sys.modules]))"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
+        "HM_DATABASE_URL": "postgresql://nobody@256.0.0.1/x",
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -1,0 +1,214 @@
+"""Acceptance scenarios S1 (warning raised, verified, lifted), S2 (thresholds) and S5 (nothing lost),
+end to end: the departments' files, the Airflow DAG run per logical date, assertions in SQL on the marts.
+
+Figures from shared/scenarios/SEED_CASES.md. One module-scoped county; the tests
+run in file order, each adding one step of the story.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from household_monitoring import config
+from household_monitoring.cli import airflow_environment, ensure_airflow_db, run_dag
+from household_monitoring.dbt import run_dbt
+from household_monitoring.sample_data.generator import D1, D2, SCENARIO_HOUSEHOLDS, generate_county
+
+pytestmark = pytest.mark.e2e
+S1 = SCENARIO_HOUSEHOLDS["S1"]
+D3 = date(2024, 7, 18)
+
+
+@pytest.fixture(scope="module")
+def county(test_db, var_dir):
+    return generate_county(config.landing_dir(), households=150, start=D1, end=D2)
+
+
+@pytest.fixture(scope="module")
+def airflow(test_db, var_dir):
+    env = airflow_environment(test_db)
+    log = var_dir / "airflow.log"
+    ensure_airflow_db(env, log)
+
+    def run(day: date) -> int:
+        return run_dag(day, env, log)
+
+    run.log = log
+    return run
+
+
+def _one(conn, sql, *params):
+    return conn.execute(sql, params).fetchone()
+
+
+def test_s1_d1_red_illness_warning_awaiting_home_verification(county, airflow, conn):
+    assert airflow(D1) == 0, airflow.log.read_text()[-3000:]
+    warning = _one(
+        conn,
+        """select warning_level, status, risk_factor, raised_on, evidence_ids, signal_value,
+                  pg_typeof(signal_value)::text
+           from marts.fct_risk_warnings where household_id = %s""",
+        S1,
+    )
+    assert warning == (
+        "red",
+        "awaiting_verification",
+        "illness",
+        D1,
+        ["JS65312900000001"],
+        Decimal("10318.18"),
+        "numeric",
+    )
+    oop, oop_type, open_warnings = _one(
+        conn,
+        """select out_of_pocket_in_window, pg_typeof(out_of_pocket_in_window)::text, open_warnings
+           from marts.mart_household_risk where household_id = %s""",
+        S1,
+    )
+    assert (oop, oop_type, open_warnings) == (Decimal("10318.18"), "numeric", 1)
+    evidence = _one(
+        conn,
+        """select total_cost, basic_insurance, critical_illness_insurance, medical_assistance, out_of_pocket
+           from staging.stg_medical_settlements__settlements where settlement_id = 'JS65312900000001'""",
+    )
+    assert evidence == tuple(Decimal(v) for v in ("31562.40", "15781.20", "3156.24", "2306.78", "10318.18"))
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("S2_2000_00", None),
+        ("S2_2000_01", "yellow"),
+        ("S2_3000_00", "yellow"),
+        ("S2_3000_01", "red"),
+        ("S2_1200_900", "yellow"),
+    ],
+)
+def test_s2_medical_thresholds_exactly(county, conn, case, expected):
+    rows = conn.execute(
+        "select warning_level, status from marts.fct_risk_warnings where household_id = %s",
+        (SCENARIO_HOUSEHOLDS[case],),
+    ).fetchall()
+    assert rows == ([] if expected is None else [(expected, "awaiting_verification")])
+
+
+def test_s1_d2_home_visit_lifts_the_warning_and_keeps_its_history(county, airflow, conn):
+    assert airflow(D2) == 0, airflow.log.read_text()[-3000:]
+    warning = _one(
+        conn,
+        "select status, is_open, raised_on, verified_on, lifted_on, verifier from marts.fct_risk_warnings "
+        "where household_id = %s",
+        S1,
+    )
+    assert warning == ("lifted", False, D1, D2, D2, "阿卜杜热合曼·买买提")
+    history = conn.execute(
+        """select event_date, transition, level_after, rule_id, rule_version, evidence_ids, verifier,
+                  verification_note like '%%无返贫风险'
+           from marts.fct_risk_warning_events where household_id = %s order by event_seq""",
+        (S1,),
+    ).fetchall()
+    assert history == [
+        (D1, "raised", "red", "ILLNESS_OOP", 1, ["JS65312900000001"], None, None),
+        (D2, "lifted", None, "ILLNESS_OOP", 1, ["HC202407170001"], "阿卜杜热合曼·买买提", True),
+    ]
+    assert _one(conn, "select open_warnings from marts.mart_household_risk where household_id = %s", S1) == (0,)
+
+
+def test_s5_every_row_is_loaded_or_quarantined_and_reconciles(county, conn):
+    for files in county.files.values():
+        for path in files:
+            day = date.fromisoformat(path.parent.name)
+            if day not in (D1, D2):
+                continue
+            encoding = "gbk" if "medical" in path.name else "utf-8-sig"
+            with open(path, encoding=encoding, newline="") as fh:
+                records = sum(1 for _ in csv.reader(fh)) - 1
+            batch_id, read, loaded, quarantined = _one(
+                conn,
+                "select batch_id, rows_read, rows_loaded, rows_quarantined from audit.load_batches "
+                "where file_name = %s and status = 'published'",
+                path.name,
+            )
+            source = path.parent.parent.name
+            in_raw = _one(conn, f"select count(*) from raw.{source} where _batch_id = %s", batch_id)[0]
+            in_quarantine = _one(conn, f"select count(*) from quarantine.{source} where _batch_id = %s", batch_id)[0]
+            assert (read, loaded, quarantined) == (records, in_raw, in_quarantine), path.name
+            assert read == loaded + quarantined
+
+
+def test_rerunning_a_date_duplicates_nothing_and_raises_no_new_warning(county, airflow, conn):
+    def snapshot():
+        return (
+            _one(conn, "select count(*) from raw.medical_settlements")[0],
+            _one(conn, "select count(*) from quarantine.medical_settlements")[0],
+            conn.execute("select warning_id, status, warning_level from marts.fct_risk_warnings order by 1").fetchall(),
+        )
+
+    before = snapshot()
+    assert airflow(D2) == 0
+    assert snapshot() == before
+    superseded = _one(
+        conn, "select count(*) from audit.load_batches where logical_date = %s and status = 'superseded'", D2
+    )
+    assert superseded[0] >= 2  # the first D2 batches are kept in the ledger, their rows replaced
+
+
+def test_changing_the_red_threshold_seed_changes_warnings_without_code(conn, test_db, tmp_path):
+    project = tmp_path / "dbt_project"
+    shutil.copytree(config.DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    seed = project / "seeds" / "risk_rules.csv"
+    seed.write_text(
+        seed.read_text(encoding="utf-8").replace(",2000.00,3000.00,", ",2000.00,2500.00,"), encoding="utf-8"
+    )
+    salt = "test-salt-not-secret"
+    level = "select warning_level from marts.fct_risk_warnings where household_id = %s"
+    try:
+        run_dbt(["build", "--vars", f"{{as_of_date: '{D2}'}}"], db=test_db, salt=salt, project_dir=project)
+        assert _one(conn, level, SCENARIO_HOUSEHOLDS["S2_3000_00"]) == ("red",)
+        assert _one(conn, level, SCENARIO_HOUSEHOLDS["S2_2000_01"]) == ("yellow",)
+    finally:
+        run_dbt(["build", "--vars", f"{{as_of_date: '{D2}'}}"], db=test_db, salt=salt)
+    assert _one(conn, level, SCENARIO_HOUSEHOLDS["S2_3000_00"]) == ("yellow",)
+
+
+def test_a_rejected_file_stops_only_its_source(county, airflow, conn):
+    landing = config.landing_dir()
+    medical = landing / "medical_settlements" / D3.isoformat() / "medical_settlements_20240718.csv"
+    medical.parent.mkdir(parents=True)
+    medical.write_bytes("结算单号,身份证号,姓名,出院日期\r\nJS9,653129201902207995,x,2024-07-18\r\n".encode("gbk"))
+    visits = landing / "verifications" / D3.isoformat() / "verifications_20240718.csv"
+    visits.parent.mkdir(parents=True)
+    visits.write_text(
+        f"核查编号,户编号,核查日期,核查人,核查结论,核查说明\nHC9,{SCENARIO_HOUSEHOLDS['S2_3000_01']},2024-07-18,"
+        "艾力·买买提,存在返贫致贫风险,住院费用高\n",
+        encoding="utf-8",
+    )
+    assert airflow(D3) != 0  # the run fails visibly (audit_day), after building the marts
+    rows = conn.execute(
+        "select source, status, message, rows_read, rows_quarantined from audit.load_batches "
+        "where logical_date = %s order by source",
+        (D3,),
+    ).fetchall()
+    assert rows[0][:2] == ("medical_settlements", "rejected")
+    assert rows[0][2].startswith("medical_settlements_20240718.csv: required column(s) missing from the header: ")
+    assert "admission_date" in rows[0][2] and "out_of_pocket" in rows[0][2]
+    assert rows[0][3:] == (1, 1)
+    assert rows[1][:2] == ("verifications", "published")
+    confirmed = _one(
+        conn,
+        "select status, as_of_date from marts.fct_risk_warnings where household_id = %s",
+        SCENARIO_HOUSEHOLDS["S2_3000_01"],
+    )
+    assert confirmed == ("confirmed", D3)
+
+
+def test_data_docs_were_written(var_dir):
+    index = Path(var_dir) / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert index.exists()
+    assert "medical_settlements__contract" in index.read_text(encoding="utf-8")

@@ -1,0 +1,106 @@
+"""Loader against PostgreSQL: every row loaded or quarantined, re-runs replace, rejections load nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from household_monitoring.loading import load_file
+
+HEADER = (
+    "结算单号,身份证号,姓名,医疗机构名称,入院日期,出院日期,"
+    "医疗总费用,基本医保统筹支付,大病保险支付,医疗救助支付,个人自付"
+)
+GOOD = (
+    "JS{n},653129201902207995,亚森·艾山,伽师县人民医院,2024-05-08,2024-05-20,31562.40,15781.20,3156.24,2306.78,10318.18"
+)
+D = date(2031, 1, 2)  # a date no other test uses
+
+
+def _file(tmp_path, name, lines, encoding="gbk"):
+    path = tmp_path / name
+    path.write_bytes(("\r\n".join([HEADER, *lines]) + "\r\n").encode(encoding))
+    return path
+
+
+def _counts(conn, batch_id):
+    raw = conn.execute("select count(*) from raw.medical_settlements where _batch_id = %s", (batch_id,)).fetchone()[0]
+    quarantined = conn.execute(
+        "select count(*) from quarantine.medical_settlements where _batch_id = %s", (batch_id,)
+    ).fetchone()[0]
+    return raw, quarantined
+
+
+def test_good_and_bad_rows_split_with_exact_reasons(conn, contracts, tmp_path):
+    lines = [
+        GOOD.format(n=1),
+        GOOD.format(n=2).replace("10318.18", "10318.19"),
+        GOOD.format(n=3).replace("653129201902207995", "653129201902207990"),
+        GOOD.format(n=4).replace("31562.40", '"31,562.40"'),
+        GOOD.format(n=5).replace("2024-05-08", "2024-02-30"),
+    ]
+    result = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "a.csv", lines), D)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("loaded", 5, 1, 4)
+    assert _counts(conn, result.batch_id) == (1, 4)
+    oop = conn.execute(
+        "select out_of_pocket from raw.medical_settlements where _batch_id = %s", (result.batch_id,)
+    ).fetchone()[0]
+    assert oop == Decimal("10318.18")
+    reasons = conn.execute(
+        "select _row_number, reasons, raw_record->>'结算单号' from quarantine.medical_settlements "
+        "where _batch_id = %s order by _row_number",
+        (result.batch_id,),
+    ).fetchall()
+    assert reasons == [
+        (
+            3,
+            [
+                "out_of_pocket: 10318.19 is not total_cost - basic_insurance - critical_illness_insurance"
+                " - medical_assistance = 10318.18 (rule out_of_pocket_balances)"
+            ],
+            "JS2",
+        ),
+        (4, ["person_id: resident ID check digit (MOD 11-2) is wrong"], "JS3"),
+        (5, ["total_cost: not an amount in yuan: '31,562.40'"], "JS4"),
+        (6, ["admission_date: impossible date: '2024-02-30'"], "JS5"),
+    ]
+
+
+def test_rerun_of_a_date_replaces_its_batch(conn, contracts, tmp_path):
+    path = _file(tmp_path, "rerun.csv", [GOOD.format(n=n) for n in range(10, 13)])
+    first = load_file(conn, contracts["medical_settlements"], path, D)
+    second = load_file(conn, contracts["medical_settlements"], path, D)
+    assert _counts(conn, first.batch_id) == (0, 0)
+    assert _counts(conn, second.batch_id) == (3, 0)
+    rows = conn.execute(
+        "select batch_id, status, superseded_by from audit.load_batches where file_name = 'rerun.csv' order by 1"
+    ).fetchall()
+    assert rows == [(first.batch_id, "superseded", second.batch_id), (second.batch_id, "loaded", None)]
+    total = conn.execute(
+        "select count(*) from raw.medical_settlements where settlement_id in ('JS10', 'JS11', 'JS12')"
+    ).fetchone()[0]
+    assert total == 3
+
+
+def test_rejected_file_loads_nothing_and_quarantines_every_record(conn, contracts, tmp_path):
+    path = tmp_path / "no_oop.csv"
+    header = HEADER.replace(",个人自付", "")
+    rows = [",".join(GOOD.format(n=n).split(",")[:-1]) for n in (20, 21)]
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = load_file(conn, contracts["medical_settlements"], path, D)
+    assert result.status == "rejected"
+    assert result.message.startswith("no_oop.csv: required column(s) missing from the header: out_of_pocket")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 0, 2)
+    assert _counts(conn, result.batch_id) == (0, 2)
+    reasons = conn.execute(
+        "select distinct reasons[1] from quarantine.medical_settlements where _batch_id = %s", (result.batch_id,)
+    ).fetchone()[0]
+    assert reasons.startswith("batch rejected: required column(s) missing")
+
+
+def test_ledger_always_reconciles(conn):
+    broken = conn.execute(
+        "select count(*) from audit.load_batches where status <> 'loading' "
+        "and rows_read <> rows_loaded + rows_quarantined"
+    ).fetchone()[0]
+    assert broken == 0

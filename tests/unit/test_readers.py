@@ -1,0 +1,102 @@
+"""Readers: encodings, header aliases and batch-level rejections, with exact messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from household_monitoring.readers import BatchRejected, open_extract
+
+HEADER = (
+    "结算单号,身份证号,姓名,医疗机构名称,入院日期,出院日期,"
+    "医疗总费用,基本医保统筹支付,大病保险支付,医疗救助支付,个人自付"
+)
+ROW = "JS1,653129201902207995,亚森·艾山,伽师县人民医院,2024-05-08,2024-05-20,31562.40,15781.20,3156.24,2306.78,10318.18"
+
+
+def _read(path: Path, contract):
+    extract = open_extract(path, contract)
+    try:
+        blocks = list(extract.blocks())
+    finally:
+        extract.close()
+    rows = [
+        (int(n), [col[i].as_py() for col in block.columns])
+        for block, _ in blocks
+        for i, n in enumerate(block.row_numbers)
+    ]
+    bad = [b for _, bads in blocks for b in bads]
+    return extract, rows, bad
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8", "utf-8-sig"])
+def test_chinese_headers_in_each_accepted_encoding(tmp_path, contracts, encoding):
+    path = tmp_path / "m.csv"
+    path.write_bytes(f"{HEADER}\r\n{ROW}\r\n".encode(encoding))
+    extract, rows, bad = _read(path, contracts["medical_settlements"])
+    assert extract.positions[0] == "settlement_id" and extract.positions[-1] == "out_of_pocket"
+    assert rows == [(2, ROW.split(","))]
+    assert bad == []
+
+
+def test_english_aliases_and_extra_columns(tmp_path, contracts):
+    path = tmp_path / "m.csv"
+    header = "settlement_id,person_id,name,hospital,admission_date,discharge_date,total_cost,basic_insurance,"
+    header += "critical_illness_insurance,medical_assistance,out_of_pocket,ward"
+    path.write_text(f"{header}\n{ROW},3\n", encoding="utf-8")
+    extract, rows, _ = _read(path, contracts["medical_settlements"])
+    assert extract.extra_columns == ["ward"]
+    assert rows[0][1][-1] == "3"
+
+
+def test_missing_required_column_names_file_and_column(tmp_path, contracts):
+    path = tmp_path / "medical_settlements_20240715.csv"
+    path.write_text(HEADER.replace(",个人自付", "") + "\n", encoding="utf-8")
+    with pytest.raises(BatchRejected) as err:
+        open_extract(path, contracts["medical_settlements"])
+    assert str(err.value) == (
+        "medical_settlements_20240715.csv: required column(s) missing from the header: "
+        "out_of_pocket (个人自付/个人负担/个人自付金额/out_of_pocket)"
+    )
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\r\n\r\n"])
+def test_empty_file_is_rejected(tmp_path, contracts, content):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    with pytest.raises(BatchRejected, match=r"^empty.csv: the file is empty \(no header\)$"):
+        open_extract(path, contracts["verifications"])
+
+
+BAD_ROW = b"JS2,653129201902207995,\xff\xfe\xfd,x,2024-05-08,2024-05-20,1.00,0,0,0,1.00\n"
+
+
+def test_undecodable_bytes_at_the_start_reject_the_batch(tmp_path, contracts):
+    path = tmp_path / "bad.csv"
+    path.write_bytes((HEADER + "\n" + ROW + "\n").encode("utf-8") + BAD_ROW)
+    with pytest.raises(BatchRejected) as err:
+        _read(path, contracts["medical_settlements"])
+    assert str(err.value) == "bad.csv: text is in none of the accepted encodings utf-8, gb18030"
+
+
+def test_undecodable_bytes_deep_in_the_file_reject_the_batch_not_replacement_characters(tmp_path, contracts):
+    path = tmp_path / "late.csv"
+    rows = "".join(ROW.replace("JS1", f"JS{n}") + "\n" for n in range(3000))  # ~400 KB, past the sniffed bytes
+    path.write_bytes((HEADER + "\n" + rows).encode("utf-8") + BAD_ROW)
+    with pytest.raises(BatchRejected) as err:
+        _read(path, contracts["medical_settlements"])
+    assert str(err.value).startswith("late.csv: bytes that are not utf-8 (after row ")
+    assert "Row #3002" in str(err.value)
+
+
+def test_rows_with_too_many_or_too_few_fields_are_bad_records_with_their_row(tmp_path, contracts):
+    path = tmp_path / "m.csv"
+    path.write_text(f'{HEADER}\n{ROW}\n{ROW},extra\n"JS3","note with\nnewline"\n{ROW}\n', encoding="utf-8")
+    _, rows, bad = _read(path, contracts["medical_settlements"])
+    assert [n for n, _ in rows] == [2, 5]
+    assert [(b.row_number, b.reason) for b in bad] == [
+        (3, "row has 12 fields, the header has 11"),
+        (4, "row has 2 fields, the header has 11"),
+    ]
+    assert bad[1].fields == ["JS3", "note with\nnewline"]
