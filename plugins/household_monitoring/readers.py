@@ -102,15 +102,27 @@ class Extract:
 def detect_encoding(path: Path, sample: bytes, accepted: tuple[str, ...]) -> str:
     """The encoding of a CSV file among the contract's accepted encodings.
 
-    A UTF-8 byte-order mark means ``utf-8-sig``. Otherwise charset-normalizer
-    chooses among ``accepted`` from the sample. Raises ``BatchRejected`` when no
+    A UTF-8 byte-order mark means ``utf-8-sig``; a sample that decodes as UTF-8 is
+    UTF-8 (strict UTF-8 almost never accepts GBK text); otherwise charset-normalizer
+    chooses among the other accepted encodings. Raises ``BatchRejected`` when no
     accepted encoding decodes the sample.
     """
     if sample.startswith(_UTF8_BOM) and any(e.replace("_", "-").lower().startswith("utf-8") for e in accepted):
         return "utf-8-sig"
     if not sample:
         return accepted[0]
-    best = from_bytes(sample, cp_isolation=list(accepted)).best()
+    # Cut the sample at its last line break: a character split by the cut is not an encoding error.
+    cut = sample.rfind(b"\n")
+    if 0 < cut < len(sample) - 1:
+        sample = sample[: cut + 1]
+    names = [codecs.lookup(e).name for e in accepted]
+    if "utf-8" in names:
+        try:
+            sample.decode("utf-8")  # UTF-8 validates itself: GBK text almost never decodes as UTF-8
+            return "utf-8"
+        except UnicodeDecodeError:
+            pass
+    best = from_bytes(sample, cp_isolation=[n for n in names if n != "utf-8"] or names).best()
     if best is None:
         raise BatchRejected(path, f"text is in none of the accepted encodings {', '.join(accepted)}")
     return codecs.lookup(best.encoding).name  # 'utf_8' -> 'utf-8'

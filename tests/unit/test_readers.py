@@ -40,6 +40,15 @@ def test_chinese_headers_in_each_accepted_encoding(tmp_path, contracts, encoding
     assert bad == []
 
 
+def test_a_large_utf8_file_is_utf8_even_where_the_sniffed_bytes_cut_a_character(tmp_path, contracts):
+    path = tmp_path / "big.csv"
+    rows = "".join(ROW.replace("JS1", f"JS{n}") + "\n" for n in range(4000))  # > 256 KiB of Chinese text
+    path.write_text(HEADER + "\n" + rows, encoding="utf-8")
+    extract, records, bad = _read(path, contracts["medical_settlements"])
+    assert extract.encoding == "utf-8"
+    assert len(records) == 4000 and records[-1][0] == 4001 and bad == []
+
+
 def test_english_aliases_and_extra_columns(tmp_path, contracts):
     path = tmp_path / "m.csv"
     header = "settlement_id,person_id,name,hospital,admission_date,discharge_date,total_cost,basic_insurance,"
