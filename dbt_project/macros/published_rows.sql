@@ -25,3 +25,20 @@
         current_date
     {%- endif -%}
 {%- endmacro %}
+
+{#- The latest version of each record (by key) among the published rows: a record
+    sent again (a correction) is taken from the latest logical date, then the latest
+    batch, then the last row; earlier versions stay in raw for the audit trail. -#}
+{% macro latest_published_rows(source_name, table_name, key_columns) -%}
+    select *
+    from (
+        select
+            published.*,
+            row_number() over (
+                partition by {{ key_columns | join(', ') }}
+                order by published._logical_date desc, published._batch_id desc, published._row_number desc
+            ) as _version_rank
+        from ({{ published_rows(source_name, table_name) }}) as published
+    ) as versions
+    where _version_rank = 1
+{%- endmacro %}

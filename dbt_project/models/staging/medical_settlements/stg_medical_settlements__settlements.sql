@@ -2,18 +2,8 @@
 -- the latest published batch; the earlier row stays in raw for the audit trail.
 with
 
-published as (
-    {{ published_rows('medical_settlements', 'medical_settlements') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by settlement_id
-            order by _logical_date desc, _batch_id desc, _row_number desc
-        ) as row_rank
-    from published
+latest as (
+    {{ latest_published_rows('medical_settlements', 'medical_settlements', ['settlement_id']) }}
 ),
 
 final as (
@@ -33,8 +23,7 @@ final as (
         _batch_id as batch_id,
         _row_number as source_row_number,
         _file_name as source_file_name
-    from ranked
-    where row_rank = 1
+    from latest
 )
 
 select * from final

@@ -2,18 +2,8 @@
 -- from the latest published batch.
 with
 
-published as (
-    {{ published_rows('verifications', 'verifications') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by visit_id
-            order by _logical_date desc, _batch_id desc, _row_number desc
-        ) as row_rank
-    from published
+latest as (
+    {{ latest_published_rows('verifications', 'verifications', ['visit_id']) }}
 ),
 
 final as (
@@ -30,8 +20,7 @@ final as (
         _batch_id as batch_id,
         _row_number as source_row_number,
         _file_name as source_file_name
-    from ranked
-    where row_rank = 1
+    from latest
 )
 
 select * from final
