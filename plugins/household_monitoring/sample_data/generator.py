@@ -13,7 +13,10 @@ Files written (``<landing>/<source>/<YYYY-MM-DD>/<source>_<YYYYMMDD>.csv``):
 - ``medical_settlements``: GBK, Chinese headers, one file per date (the first
   carries the settlements of the year so far);
 - ``verifications``: UTF-8, Chinese headers, home visits of the households whose
-  out-of-pocket spending crossed a threshold, one to three days after the warning.
+  out-of-pocket spending crossed a threshold, one to three days after the warning;
+- the seven other departments (``departments.py``): employment, social
+  assistance (GBK), disability, education, housing and water (UTF-8 with BOM),
+  agriculture (Excel .xlsx) and public-welfare jobs.
 
 A small, fixed share of medical rows carries the defects departments really send
 (a wrong check digit, an amount that is not a number, out-of-pocket that does not
@@ -408,6 +411,10 @@ def generate_county(
                 "utf-8",
             )
         )
+    from household_monitoring.sample_data.departments import write_departments
+
+    # A separate random stream: the other departments never change the files above.
+    files.update(write_departments(landing, county, start, end, random.Random(seed + 1), scenario_ids))
     return SampleCounty(county, dict(files))
 
 

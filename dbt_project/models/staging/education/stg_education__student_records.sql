@@ -1,0 +1,25 @@
+-- Student records (enrolled, dropped out, graduated), latest version of each record.
+with
+
+latest as (
+    {{ latest_published_rows('education', 'education', ['record_id']) }}
+),
+
+final as (
+    select
+        record_id,
+        person_id,
+        {{ person_key('person_id') }} as person_key,
+        school,
+        stage,
+        status as school_status,
+        aid_amount,
+        record_date,
+        _logical_date as known_on,
+        _batch_id as batch_id,
+        _row_number as source_row_number,
+        _file_name as source_file_name
+    from latest
+)
+
+select * from final
