@@ -47,7 +47,18 @@ def test_tags_owner_and_retries(dagbag):
 def test_one_ingest_task_group_per_contract_with_its_asset(dagbag):
     dag = dagbag.dags["household_monitoring_daily"]
     sources = source_names()
-    assert sources == ["household_register", "medical_settlements", "verifications"]
+    assert sources == [
+        "agriculture_income",
+        "disability",
+        "education",
+        "employment",
+        "household_register",
+        "housing_water",
+        "medical_settlements",
+        "public_welfare_jobs",
+        "social_assistance",
+        "verifications",
+    ]
     for source in sources:
         task = dag.get_task(f"{source}.ingest")
         assert [a.uri for a in task.outlets] == [f"household_monitoring://raw/{source}"]

@@ -1,5 +1,6 @@
-"""Acceptance scenarios S1 (warning raised, verified, lifted), S2 (thresholds) and S5 (nothing lost),
-end to end: the departments' files, the Airflow DAG run per logical date, assertions in SQL on the marts.
+"""Acceptance scenarios S1 (warning raised, verified, lifted; income), S2 (thresholds), S3 (employment)
+and S5 (nothing lost), end to end: the departments' files, the Airflow DAG run per logical date,
+assertions in SQL on the marts.
 
 Figures from shared/scenarios/SEED_CASES.md. One module-scoped county; the tests
 run in file order, each adding one step of the story.
@@ -18,6 +19,14 @@ import pytest
 from household_monitoring import config
 from household_monitoring.cli import airflow_environment, ensure_airflow_db, run_dag
 from household_monitoring.dbt import run_dbt
+from household_monitoring.sample_data.departments import (
+    S3_EMPLOYER,
+    S3_LOADER_LEFT,
+    S3_LOADER_REHIRED,
+    S3_LOADING_COMPANY,
+    S3_START,
+    S3_WORKERS,
+)
 from household_monitoring.sample_data.generator import D1, D2, SCENARIO_HOUSEHOLDS, generate_county
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +36,8 @@ D3 = date(2024, 7, 18)
 
 @pytest.fixture(scope="module")
 def county(test_db, var_dir):
-    return generate_county(config.landing_dir(), households=150, start=D1, end=D2)
+    # 400 households: enough working-age people in one township for S3's 46 workers.
+    return generate_county(config.landing_dir(), households=400, start=D1, end=S3_LOADER_REHIRED)
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +130,29 @@ def test_s1_d2_home_visit_lifts_the_warning_and_keeps_its_history(county, airflo
     assert _one(conn, "select open_warnings from marts.mart_household_risk where household_id = %s", S1) == (0,)
 
 
+def _records_in(path: Path) -> int:
+    if path.suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True)
+        rows = sum(1 for row in book.worksheets[0].iter_rows(values_only=True) if any(v is not None for v in row))
+        book.close()
+        return rows - 1
+    raw = path.read_bytes()
+    gbk_sources = ("medical_settlements", "social_assistance")  # the departments that send GBK
+    encoding = (
+        "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "gbk" if path.name.startswith(gbk_sources) else "utf-8"
+    )
+    with open(path, encoding=encoding, newline="") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
 def test_s5_every_row_is_loaded_or_quarantined_and_reconciles(county, conn):
+    checked = []
     for files in county.files.values():
         for path in files:
-            day = date.fromisoformat(path.parent.name)
-            if day not in (D1, D2):
+            if date.fromisoformat(path.parent.name) not in (D1, D2):
                 continue
-            encoding = "gbk" if "medical" in path.name else "utf-8-sig"
-            with open(path, encoding=encoding, newline="") as fh:
-                records = sum(1 for _ in csv.reader(fh)) - 1
             batch_id, read, loaded, quarantined = _one(
                 conn,
                 "select batch_id, rows_read, rows_loaded, rows_quarantined from audit.load_batches "
@@ -138,8 +162,52 @@ def test_s5_every_row_is_loaded_or_quarantined_and_reconciles(county, conn):
             source = path.parent.parent.name
             in_raw = _one(conn, f"select count(*) from raw.{source} where _batch_id = %s", batch_id)[0]
             in_quarantine = _one(conn, f"select count(*) from quarantine.{source} where _batch_id = %s", batch_id)[0]
-            assert (read, loaded, quarantined) == (records, in_raw, in_quarantine), path.name
+            assert (read, loaded, quarantined) == (_records_in(path), in_raw, in_quarantine), path.name
             assert read == loaded + quarantined
+            checked.append(path.name)
+    assert len(checked) == 11, " ".join(sorted(checked))  # nine sources on D1; medical and verifications on D2
+
+
+def test_s1_income_after_the_home_visit_is_above_8000_per_person_and_the_line(conn):
+    row = _one(
+        conn,
+        """select household_size, wages, net_agricultural_income, property_income, social_assistance, subsidies,
+                  public_welfare_job_pay, net_income, per_capita_net_income, monitoring_line,
+                  is_at_or_above_monitoring_line, is_at_or_above_poverty_standard
+           from marts.mart_household_income where household_id = %s and as_of_date = %s""",
+        S1,
+        D2,
+    )
+    # Father 1,500 x 12; mother's cotton picking, 6,000 for October = 31/366 of a year of 72,000;
+    # public-welfare job 800 a month for 108 days; allowance 12 x 520; subsidy 1,200; land rent 2,400.
+    assert row == (
+        4,
+        Decimal("24098.36"),
+        Decimal("0.00"),
+        Decimal("2400.00"),
+        Decimal("6240.00"),
+        Decimal("1200.00"),
+        Decimal("2832.79"),
+        Decimal("36771.15"),
+        Decimal("9192.79"),
+        Decimal("6000.00"),
+        True,
+        True,
+    )
+    assert row[8] > Decimal("8000")
+    items = conn.execute(
+        "select income_component, count(*) from intermediate.int_income_items_in_window "
+        "where household_id = %s group by 1 order by 1",
+        (S1,),
+    ).fetchall()
+    assert items == [
+        ("net_agricultural_income", 1),
+        ("property_income", 1),
+        ("public_welfare_job_pay", 1),
+        ("social_assistance", 12),
+        ("subsidies", 1),
+        ("wages", 2),
+    ]
 
 
 def test_rerunning_a_date_duplicates_nothing_and_raises_no_new_warning(county, airflow, conn):
@@ -180,10 +248,10 @@ def test_changing_the_red_threshold_seed_changes_warnings_without_code(conn, tes
 def test_a_rejected_file_stops_only_its_source(county, airflow, conn):
     landing = config.landing_dir()
     medical = landing / "medical_settlements" / D3.isoformat() / "medical_settlements_20240718.csv"
-    medical.parent.mkdir(parents=True)
+    medical.parent.mkdir(parents=True, exist_ok=True)
     medical.write_bytes("结算单号,身份证号,姓名,出院日期\r\nJS9,653129201902207995,x,2024-07-18\r\n".encode("gbk"))
     visits = landing / "verifications" / D3.isoformat() / "verifications_20240718.csv"
-    visits.parent.mkdir(parents=True)
+    visits.parent.mkdir(parents=True, exist_ok=True)
     visits.write_text(
         f"核查编号,户编号,核查日期,核查人,核查结论,核查说明\nHC9,{SCENARIO_HOUSEHOLDS['S2_3000_01']},2024-07-18,"
         "艾力·买买提,存在返贫致贫风险,住院费用高\n",
@@ -195,11 +263,13 @@ def test_a_rejected_file_stops_only_its_source(county, airflow, conn):
         "where logical_date = %s order by source",
         (D3,),
     ).fetchall()
-    assert rows[0][:2] == ("medical_settlements", "rejected")
-    assert rows[0][2].startswith("medical_settlements_20240718.csv: required column(s) missing from the header: ")
-    assert "admission_date" in rows[0][2] and "out_of_pocket" in rows[0][2]
-    assert rows[0][3:] == (1, 1)
-    assert rows[1][:2] == ("verifications", "published")
+    by_source = {r[0]: r for r in rows}
+    assert by_source["medical_settlements"][1] == "rejected"
+    message = by_source["medical_settlements"][2]
+    assert message.startswith("medical_settlements_20240718.csv: required column(s) missing from the header: ")
+    assert "admission_date" in message and "out_of_pocket" in message
+    assert by_source["medical_settlements"][3:] == (1, 1)
+    assert by_source["verifications"][1] == "published"
     confirmed = _one(
         conn,
         "select status, as_of_date from marts.fct_risk_warnings where household_id = %s",
@@ -212,3 +282,55 @@ def test_data_docs_were_written(var_dir):
     index = Path(var_dir) / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert index.exists()
     assert "medical_settlements__contract" in index.read_text(encoding="utf-8")
+
+
+def _status_on(conn, day: date, employer: str) -> list[tuple[str, int]]:
+    """Employment status on ``day`` of the persons with a record at ``employer``."""
+    return conn.execute(
+        """with people as (
+               select distinct person_key from marts.fct_person_employment_status where employer = %s
+           )
+           select status.employment_status, count(*)
+           from marts.fct_person_employment_status as status
+           inner join people on status.person_key = people.person_key
+           where %s between status.valid_from and coalesce(status.valid_to, 'infinity')
+           group by 1 order by 1""",
+        (employer, day),
+    ).fetchall()
+
+
+def test_s3_recruited_workers_are_not_employed_until_their_start_is_confirmed(conn):
+    # As of D3 the May recruitment is known, the September start is not.
+    assert _status_on(conn, D3, S3_EMPLOYER) == [("recruited", S3_WORKERS)]
+    assert _status_on(conn, date(2024, 7, 1), S3_EMPLOYER) == [("recruited", S3_WORKERS)]
+
+
+def test_s3_start_record_makes_them_stably_employed(airflow, conn):
+    assert airflow(S3_START) == 0, airflow.log.read_text()[-3000:]
+    assert _status_on(conn, S3_START, S3_EMPLOYER) == [("employed", S3_WORKERS)]
+    assert _status_on(conn, date(2024, 8, 31), S3_EMPLOYER) == [("recruited", S3_WORKERS)]
+    places = _one(
+        conn,
+        "select count(*) from marts.fct_person_employment_status where employer = %s and place = 'out_of_province' "
+        "and employment_status = 'employed'",
+        S3_EMPLOYER,
+    )
+    assert places == (S3_WORKERS,)
+
+
+def test_s3_a_job_left_ends_employment_from_the_end_date_and_a_new_job_counts_again(airflow, conn):
+    assert airflow(S3_LOADER_LEFT) == 0, airflow.log.read_text()[-3000:]
+    assert _status_on(conn, date(2024, 9, 8), S3_LOADING_COMPANY) == [("employed", 1)]
+    assert _status_on(conn, date(2024, 9, 9), S3_LOADING_COMPANY) == [("not_employed", 1)]
+    assert airflow(S3_LOADER_REHIRED) == 0, airflow.log.read_text()[-3000:]
+    assert _status_on(conn, date(2024, 9, 15), S3_LOADING_COMPANY) == [("not_employed", 1)]
+    assert _status_on(conn, S3_LOADER_REHIRED, S3_LOADING_COMPANY) == [("employed", 1)]
+    wage = _one(
+        conn,
+        """select status.monthly_wage from marts.fct_person_employment_status as status
+           where status.valid_from = %s and status.is_employed and status.person_key in (
+               select person_key from marts.fct_person_employment_status where employer = %s)""",
+        S3_LOADER_REHIRED,
+        S3_LOADING_COMPANY,
+    )
+    assert wage == (Decimal("3200.00"),)
