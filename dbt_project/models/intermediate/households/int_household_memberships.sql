@@ -1,0 +1,68 @@
+-- Who belonged to which household when, from the successive published register
+-- extracts (full snapshots): one row per person and continuous stay in a household.
+-- A stay opens with the first extract listing the person in the household (a birth,
+-- a move in, or the first register extract) and closes the day before the first
+-- extract that lists the person elsewhere or not at all (a move out or a death);
+-- valid_to is null while the latest extract still lists the person there.
+with
+
+published as (
+    {{ published_rows('household_register', 'household_register') }}
+),
+
+extracts as (
+    select distinct _logical_date as extract_date
+    from published
+),
+
+ordered_extracts as (
+    select
+        extract_date,
+        lead(extract_date) over (order by extract_date) as next_extract_date,
+        row_number() over (order by extract_date) as extract_seq
+    from extracts
+),
+
+listed as (
+    select distinct
+        {{ person_key('published.person_id') }} as person_key,
+        published.household_id,
+        ordered_extracts.extract_date,
+        ordered_extracts.next_extract_date,
+        ordered_extracts.extract_seq
+    from published
+    inner join ordered_extracts on published._logical_date = ordered_extracts.extract_date
+),
+
+islands as (
+    select
+        *,
+        extract_seq - row_number() over (
+            partition by person_key, household_id order by extract_seq
+        ) as island
+    from listed
+),
+
+stays as (
+    select
+        person_key,
+        household_id,
+        min(extract_date) as valid_from,
+        max(extract_seq) as last_seq
+    from islands
+    group by person_key, household_id, island
+),
+
+final as (
+    select
+        stays.person_key || '|' || stays.household_id || '|' || stays.valid_from as membership_id,
+        stays.person_key,
+        stays.household_id,
+        stays.valid_from,
+        ordered_extracts.next_extract_date - 1 as valid_to,
+        ordered_extracts.next_extract_date is null as is_current
+    from stays
+    inner join ordered_extracts on stays.last_seq = ordered_extracts.extract_seq
+)
+
+select * from final
