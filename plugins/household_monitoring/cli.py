@@ -174,6 +174,12 @@ def _print_summary(db: config.Database, as_of: date) -> None:
         households = conn.execute(
             "select count(*), count(*) filter (where open_warnings > 0) from marts.mart_household_risk"
         ).fetchone()
+        income = conn.execute(
+            """select count(*), count(*) filter (where is_at_or_above_monitoring_line),
+                      percentile_cont(0.5) within group (order by per_capita_net_income)
+               from marts.mart_household_income
+               where as_of_date = (select max(as_of_date) from marts.mart_household_income)"""
+        ).fetchone()
     _say("  Load ledger (audit.load_batches), rows read = loaded + quarantined:")
     _say(f"    {'source':<22}{'files':>6}{'read':>10}{'loaded':>10}{'quarant.':>10}{'held back':>10}")
     for source, files, read, loaded, quarantined, held in ledger:
@@ -182,6 +188,11 @@ def _print_summary(db: config.Database, as_of: date) -> None:
     for factor, level, status, count in warnings_:
         _say(f"    {factor:<10}{level:<8}{status:<24}{count:>6}")
     _say(f"  Households monitored: {households[0]}, with an open warning: {households[1]}")
+    if income[0]:
+        _say(
+            f"  Income (marts.mart_household_income): {income[1]} of {income[0]} households at or above the "
+            f"monitoring line; median per-capita net income {income[2]:,.2f} yuan"
+        )
     _say("  Where to look:")
     _say(f"    marts       psql {db.url}  (schemas marts, staging, reference)")
     _say("                e.g. select * from marts.fct_risk_warnings where status = 'awaiting_verification';")

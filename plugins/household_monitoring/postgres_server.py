@@ -45,6 +45,14 @@ def _system_user() -> str | None:
 
 
 def _free_port() -> int:
+    """The port used last time if it is free (so printed URLs stay valid), else any free port."""
+    if _port_file().exists():
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", int(_port_file().read_text())))
+                return s.getsockname()[1]
+            except (OSError, ValueError):
+                pass
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
