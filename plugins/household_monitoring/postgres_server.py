@@ -48,6 +48,7 @@ def _free_port() -> int:
     """The port used last time if it is free (so printed URLs stay valid), else any free port."""
     if _port_file().exists():
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as PostgreSQL itself binds
             try:
                 s.bind(("127.0.0.1", int(_port_file().read_text())))
                 return s.getsockname()[1]
