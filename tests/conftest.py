@@ -79,3 +79,16 @@ def contracts():
     from household_monitoring.contracts import load_contracts
 
     return load_contracts()
+
+
+@pytest.fixture
+def fresh_db(server):
+    """A database of its own for a test that needs an empty ledger; dropped after the test."""
+    from household_monitoring.database import connect, create_database, drop_database, migrate
+
+    name = f"hm_test_{secrets.token_hex(4)}"
+    db = create_database(server, name)
+    with connect(db) as conn:
+        migrate(conn)
+    yield db
+    drop_database(server, name)

@@ -28,7 +28,9 @@
 
 {#- The latest version of each record (by key) among the published rows: a record
     sent again (a correction) is taken from the latest logical date, then the latest
-    batch, then the last row; earlier versions stay in raw for the audit trail. -#}
+    batch, then the last row; earlier versions stay in raw for the audit trail.
+    _first_known_on is the logical date the record was first published: the date the
+    pipeline learnt of it, which a re-delivery of the same record never moves. -#}
 {% macro latest_published_rows(source_name, table_name, key_columns) -%}
     select *
     from (
@@ -37,7 +39,8 @@
             row_number() over (
                 partition by {{ key_columns | join(', ') }}
                 order by published._logical_date desc, published._batch_id desc, published._row_number desc
-            ) as _version_rank
+            ) as _version_rank,
+            min(published._logical_date) over (partition by {{ key_columns | join(', ') }}) as _first_known_on
         from ({{ published_rows(source_name, table_name) }}) as published
     ) as versions
     where _version_rank = 1

@@ -15,6 +15,12 @@ Column types:
 ``money``        yuan with at most two decimals, stored as ``numeric(14,2)``.
 ``integer``      a whole number.
 ``code``         one of ``values`` (canonical value -> list of accepted spellings).
+
+``not_after_extract_date: true`` on a date column quarantines dates after the
+extract's logical date (a visit, discharge or payment reported before it happened).
+A contract with ``full_extract: true`` sends its whole population each time; the
+quality gate then blocks a batch whose volume drops by more than ``max_volume_drop``
+(default 0.10) from the previous published extract.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ class Column:
     description: str = ""
     pattern: str | None = None
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    not_after_extract_date: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -112,6 +119,8 @@ class Contract:
     date_formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
     freshness_warn_days: int = 2
     freshness_error_days: int = 7
+    full_extract: bool = False
+    max_volume_drop: float = 0.10
     path: Path | None = None
 
     @property
@@ -181,6 +190,7 @@ def _column(path: Path, spec: dict) -> Column:
         description=str(spec.get("description", "")).strip(),
         pattern=spec.get("pattern"),
         values=values,
+        not_after_extract_date=bool(spec.get("not_after_extract_date", False)),
     )
 
 
@@ -226,6 +236,8 @@ def load_contract(path: Path) -> Contract:
             date_formats=tuple(spec.get("date_formats") or DEFAULT_DATE_FORMATS),
             freshness_warn_days=int(freshness.get("warn_after_days", 2)),
             freshness_error_days=int(freshness.get("error_after_days", 7)),
+            full_extract=bool(spec.get("full_extract", False)),
+            max_volume_drop=float(spec.get("max_volume_drop", 0.10)),
             path=Path(path),
         )
     except KeyError as exc:

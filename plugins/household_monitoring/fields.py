@@ -252,7 +252,18 @@ def check_text(column: Column, raw: pa.Array) -> ColumnResult:
 
 
 def check_column(column: Column, contract: Contract, raw: pa.Array) -> ColumnResult:
-    """Check one column of a block against its contract column."""
+    """Check one column of a block against its contract column (a NUL character fails any type)."""
+    result = _check_column(column, contract, raw)
+    nul = contains_nul(column.name, raw)
+    if nul.null_count == len(nul):
+        return result
+    return ColumnResult(
+        pc.if_else(pc.is_valid(nul), pa.scalar(None, result.values.type), result.values),
+        merge_problems(nul, result.problems),
+    )
+
+
+def _check_column(column: Column, contract: Contract, raw: pa.Array) -> ColumnResult:
     if column.type == "money":
         return check_money(column.name, raw)
     if column.type == "integer":
@@ -305,3 +316,23 @@ def check_row_rule(rule: RowRule, values: dict[str, pa.Array]) -> pa.Array:
     else:  # pragma: no cover - contracts.py refuses other kinds
         raise ValueError(rule.kind)
     return pc.if_else(broken, message, _NULL_STR)
+
+
+def check_not_after(name: str, values: pa.Array, limit) -> pa.Array:
+    """Problems for dates after ``limit`` (the extract's logical date): a visit or a discharge
+    cannot be reported before it happens."""
+    late = pc.fill_null(pc.greater(values, pa.scalar(limit, pa.date32())), False)
+    if not pc.any(late).as_py():
+        return pa.nulls(len(values), pa.string())
+    message = pc.binary_join_element_wise(
+        f"{name}: ", pc.cast(values, pa.string()), f" is after the extract's date {limit.isoformat()}", ""
+    )
+    return pc.if_else(late, message, _NULL_STR)
+
+
+def contains_nul(name: str, raw: pa.Array) -> pa.Array:
+    """Problems for cells holding a NUL character, which PostgreSQL text cannot store."""
+    hit = pc.fill_null(pc.match_substring(raw, "\x00"), False)
+    if not pc.any(hit).as_py():
+        return pa.nulls(len(raw), pa.string())
+    return pc.if_else(hit, f"{name}: contains a NUL character (byte 0x00)", _NULL_STR)

@@ -22,6 +22,7 @@ be read is quarantined with the batch's reason.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import hashlib
 import json
 import logging
@@ -38,8 +39,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from household_monitoring.contracts import RAW_METADATA_COLUMNS, Contract
-from household_monitoring.fields import MONEY_TYPE, check_column, check_row_rule
-from household_monitoring.readers import BatchRejected, Block, Extract, open_extract
+from household_monitoring.fields import MONEY_TYPE, check_column, check_not_after, check_row_rule
+from household_monitoring.readers import BatchRejected, Block, Extract, guess_encoding, open_extract
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ def file_sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _json_text(value) -> str:
+    """JSON text PostgreSQL accepts: a NUL character (which jsonb and text refuse) is kept as ``\\x00``."""
+    return json.dumps(value, ensure_ascii=False).replace("\\u0000", "\\\\x00")
+
+
 def _copy_field(value: str | None) -> str:
     return "\\N" if value is None else value.translate(_COPY_ESCAPES)
 
@@ -100,6 +106,7 @@ class _BlockChecker:
         self.contract = contract
         self.batch_id = pa.scalar(batch_id, pa.int64())
         self.logical_date = pa.scalar(logical_date, pa.date32())
+        self.logical_date_value = logical_date
         self.position_of = {name: pos for pos, name in enumerate(positions) if name is not None}
 
     def check(self, block: Block) -> tuple[pa.Table, np.ndarray, list[list[str]]]:
@@ -117,6 +124,8 @@ class _BlockChecker:
             result = check_column(column, self.contract, block.columns[pos])
             values[column.name] = result.values
             problems.append(result.problems)
+            if column.not_after_extract_date:
+                problems.append(check_not_after(column.name, result.values, self.logical_date_value))
             if column.required and result.values.null_count:
                 empty = pc.and_(pc.is_null(result.values), pc.is_null(result.problems))
                 problems.append(pc.if_else(empty, f"{column.name}: required value is empty", None))
@@ -158,10 +167,8 @@ class _QuarantineSpool:
         record = {
             (self.header[i] if i < len(self.header) else f"_field_{i + 1}"): value for i, value in enumerate(fields)
         }
-        array = "{" + ",".join(json.dumps(r, ensure_ascii=False) for r in reasons) + "}"
-        line = (
-            f"{self.prefix}{row_number}\t{_copy_field(json.dumps(record, ensure_ascii=False))}\t{_copy_field(array)}\n"
-        )
+        array = "{" + ",".join(_json_text(r) for r in reasons) + "}"
+        line = f"{self.prefix}{row_number}\t{_copy_field(_json_text(record))}\t{_copy_field(array)}\n"
         self.file.write(line.encode("utf-8"))
         self.count += 1
 
@@ -207,16 +214,18 @@ def _stream_batch(
     return read, loaded
 
 
-def _salvage_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Every record of a rejected CSV file, decoded so that no byte is lost.
 
-    Bytes that are not UTF-8 are kept as ``\\xNN`` escapes (for the quarantine only;
-    the loader never loads such text). Returns ``(header, [(row_number, fields)])``.
-    An .xlsx file that openpyxl cannot read yields nothing.
+    Decoded in the encoding the file most likely has (its sample's), with bytes that
+    do not decode kept as ``\\xNN`` escapes (for the quarantine only; the loader never
+    loads such text). Returns ``(header, [(row_number, fields)])``. An .xlsx file
+    yields nothing: its rows are not text.
     """
     if path.suffix.lower() == ".xlsx":
         return [], []
-    with open(path, encoding="utf-8-sig", errors="backslashreplace", newline="") as fh:
+    encoding = guess_encoding(path, contract)
+    with open(path, encoding=encoding, errors="backslashreplace", newline="") as fh:
         rows = csv.reader(fh)
         header = next(rows, [])
         records = []
@@ -275,8 +284,12 @@ def load_file(
         result = BatchResult(batch_id, contract.source, logical_date, path.name, file_hash, "loaded")
         header: list[str] = []
         encoding = None
+        spool = _QuarantineSpool([], batch_id, logical_date)
         try:
-            spool = _QuarantineSpool([], batch_id, logical_date)
+            if not fnmatch.fnmatch(path.name.lower(), contract.file_pattern.lower()):
+                raise BatchRejected(
+                    path, f"not a file this source sends (contract pattern {contract.file_pattern})", salvage=False
+                )
             with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
                 extract = open_extract(path, contract)
                 header, encoding = extract.header, extract.encoding
@@ -288,21 +301,27 @@ def load_file(
                     )
                 finally:
                     extract.close()
-            spool.copy_into(cur, contract.quarantine_table)
-            result.rows_quarantined = spool.count
+                spool.copy_into(cur, contract.quarantine_table)
+                result.rows_quarantined = spool.count
             if result.extra_columns:
                 result.message = f"{path.name}: extra columns kept out of raw: {', '.join(result.extra_columns)}"
-        except BatchRejected as rejected:
+        except Exception as error:  # one file's failure rejects that file only, never its neighbours
+            rejected = (
+                error
+                if isinstance(error, BatchRejected)
+                else BatchRejected(path, f"could not be loaded: {type(error).__name__}: {error}".strip())
+            )
             log.warning("batch rejected: %s", rejected)
             spool.close()
             result.status, result.message = "rejected", str(rejected)
-            header, records = _salvage_records(path)
+            header, records = _salvage_records(path, contract) if rejected.salvage else ([], [])
             spool = _QuarantineSpool(header, batch_id, logical_date)
             for row_number, fields in records:
                 spool.add(row_number, fields, [f"batch rejected: {rejected.problem}"])
             spool.copy_into(cur, contract.quarantine_table)
             result.rows_read = result.rows_quarantined = len(records)
             result.rows_loaded = 0
+            result.extra_columns = []
         finally:
             spool.close()
         result.seconds = time.perf_counter() - started
@@ -342,6 +361,41 @@ def load_file(
 
 
 def landed_files(landing: Path, contract: Contract, logical_date: date) -> list[Path]:
-    """Files of a source for a logical date: ``<landing>/<source>/<YYYY-MM-DD>/<pattern>``."""
+    """Every file a source dropped for a logical date: ``<landing>/<source>/<YYYY-MM-DD>/*``.
+
+    All regular files count (hidden ones excepted): a file that does not match the
+    contract's pattern becomes a rejected batch, never a silent omission.
+    """
     folder = Path(landing) / contract.source / logical_date.isoformat()
-    return sorted(p for p in folder.glob(contract.file_pattern) if p.is_file())
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def withdraw_missing(conn: psycopg.Connection, contract: Contract, logical_date: date, present: list[str]) -> list[str]:
+    """Supersede the batches of a date whose files are no longer in the landing zone.
+
+    Re-running a date makes the warehouse match the landing folder: a file taken back
+    by its department (or moved away by an engineer) stops feeding the marts; its
+    ledger row stays, status ``superseded``, message ``withdrawn``. Returns their names.
+    """
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            """select batch_id, file_name from audit.load_batches
+               where source = %s and logical_date = %s and status <> 'superseded'
+                 and not (file_name = any(%s))
+               for update""",
+            (contract.source, logical_date, present),
+        )
+        gone = cur.fetchall()
+        if gone:
+            ids = [batch_id for batch_id, _ in gone]
+            cur.execute(f"delete from {contract.raw_table} where _batch_id = any(%s)", (ids,))
+            cur.execute(f"delete from {contract.quarantine_table} where _batch_id = any(%s)", (ids,))
+            cur.execute(
+                """update audit.load_batches set status = 'superseded',
+                     message = 'withdrawn: the file is no longer in the landing zone'
+                   where batch_id = any(%s)""",
+                (ids,),
+            )
+    return [name for _, name in gone]

@@ -64,15 +64,21 @@ def ingest_source(
 ) -> SourceDay:
     """Load, validate and publish every file of ``source`` landed for ``logical_date``.
 
+    The warehouse is made to match the landing folder: batches of files that are no
+    longer there are withdrawn first (see ``loading.withdraw_missing``).
     Returns a ``SourceDay``. Raises ``SourceFailed`` when a file was rejected or
     failed the gate (the other files of the day are still published), and
     ``FileNotFoundError`` when no file landed (the DAG marks the source skipped).
     """
-    from household_monitoring.loading import landed_files, load_file
+    from household_monitoring.loading import landed_files, load_file, withdraw_missing
     from household_monitoring.quality import validate_batch
 
     contract = load_contracts()[source]
     files = landed_files(landing or landing_dir(), contract, logical_date)
+    with connect(db) as conn:
+        withdrawn = withdraw_missing(conn, contract, logical_date, [p.name for p in files])
+    if withdrawn:
+        log.warning("%s %s: withdrawn, no longer in the landing zone: %s", source, logical_date, ", ".join(withdrawn))
     if not files:
         raise FileNotFoundError(
             f"{source}: no file matching {contract.file_pattern} in "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -53,9 +54,11 @@ def suite_name(contract: Contract) -> str:
     return f"{contract.source}__contract"
 
 
-def build_suite(contract: Contract, logical_date: date):
+def build_suite(contract: Contract, logical_date: date, previous_rows: int | None = None):
     """The Expectation Suite of a source, from its contract, for one logical date.
 
+    ``previous_rows``: rows of the previous published extract of a ``full_extract``
+    source; the batch must keep at least ``(1 - max_volume_drop)`` of them.
     Returns a ``great_expectations.ExpectationSuite`` (not saved). Every
     expectation carries ``meta.blocking`` and ``meta.rule`` (where it comes from).
     """
@@ -72,6 +75,14 @@ def build_suite(contract: Contract, logical_date: date):
         suite.add_expectation(expectation)
 
     add(gxe.ExpectTableRowCountToBeBetween(min_value=1), True, "volume: a day's extract has at least one record")
+    if contract.full_extract and previous_rows:
+        floor = math.ceil(previous_rows * (1 - contract.max_volume_drop))
+        add(
+            gxe.ExpectTableRowCountToBeBetween(min_value=floor),
+            True,
+            f"volume: a full extract keeps at least {1 - contract.max_volume_drop:.0%} of the previous "
+            f"published one ({previous_rows} rows); fewer means a truncated export",
+        )
     add(
         gxe.ExpectTableColumnsToMatchSet(column_set=contract.column_names, exact_match=False),
         True,
@@ -240,7 +251,16 @@ def validate_batch(conn: psycopg.Connection, db: Database, contract: Contract, b
             name=asset_name, query=f"select * from {contract.raw_table} where _batch_id = {int(batch_id)}"
         )
         batch_definition = asset.add_batch_definition_whole_table(name="batch")
-        suite = context.suites.add_or_update(build_suite(contract, logical_date))
+        previous = None
+        if contract.full_extract:
+            previous = conn.execute(
+                """select sum(rows_loaded) from audit.load_batches
+                   where source = %s and status = 'published'
+                     and logical_date = (select max(logical_date) from audit.load_batches
+                                         where source = %s and status = 'published' and logical_date < %s)""",
+                (contract.source, contract.source, logical_date),
+            ).fetchone()[0]
+        suite = context.suites.add_or_update(build_suite(contract, logical_date, previous))
         validation = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{contract.source}__batch", data=batch_definition, suite=suite)
         )

@@ -39,11 +39,14 @@ class BatchRejected(Exception):
 
     ``str(error)`` names the file and the problem, e.g.
     ``medical_settlements_2024-07-15.csv: required column 'out_of_pocket' is missing``.
+    ``salvage`` says whether the file's records can still be read as text for the
+    quarantine (not for a file of a type the source does not send).
     """
 
-    def __init__(self, path: Path | str, problem: str):
+    def __init__(self, path: Path | str, problem: str, *, salvage: bool = True):
         self.file_name = Path(path).name
         self.problem = problem
+        self.salvage = salvage
         super().__init__(f"{self.file_name}: {problem}")
 
 
@@ -184,7 +187,8 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
 
     def rejected(exc: Exception, after_row: int) -> BatchRejected:
         reason = getattr(exc, "reason", None) or str(exc)
-        return BatchRejected(path, f"bytes that are not {encoding} (after row {after_row}): {reason}")
+        where = f" after row {after_row}" if after_row > 1 else ""
+        return BatchRejected(path, f"bytes that are not {encoding}{where}: {reason}")
 
     try:
         reader = _open_arrow_csv(path, encoding, names, on_invalid)
@@ -236,10 +240,38 @@ def _open_arrow_csv(path: Path, encoding: str, names: list[str], on_invalid):
     )
 
 
-def _open_csv(path: Path, contract: Contract) -> Extract:
+def _encoding_sample(path: Path) -> tuple[bytes, bytes]:
+    """``(head, sample)``: the file's first bytes, and the bytes to choose the encoding from.
+
+    When the first bytes are plain ASCII (English headers, digits), the sample is taken
+    from the first line that is not: ASCII says nothing about UTF-8 versus GBK.
+    """
     with open(path, "rb") as fh:
-        sample = fh.read(SNIFF_BYTES)
-    if not sample.strip() or sample == _UTF8_BOM:
+        head = fh.read(SNIFF_BYTES)
+        if not head.isascii():
+            return head, head
+        offset = len(head)
+        while block := fh.read(1 << 20):
+            if not block.isascii():
+                first = next(i for i, byte in enumerate(block) if byte > 127)
+                start = block.rfind(b"\n", 0, first) + 1
+                fh.seek(offset + start)
+                return head, fh.read(SNIFF_BYTES)
+            offset += len(block)
+    return head, head
+
+
+def guess_encoding(path: Path, contract: Contract) -> str:
+    """The encoding a rejected file most likely has, for reading it into the quarantine."""
+    try:
+        return detect_encoding(path, _encoding_sample(path)[1], contract.encodings)
+    except (BatchRejected, OSError):
+        return "utf-8"
+
+
+def _open_csv(path: Path, contract: Contract) -> Extract:
+    head, sample = _encoding_sample(path)
+    if not head.strip() or head == _UTF8_BOM:
         raise BatchRejected(path, "the file is empty (no header)")
     encoding = detect_encoding(path, sample, contract.encodings)
     header = _read_header(path, encoding)
@@ -268,8 +300,9 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
     except Exception as exc:  # openpyxl raises several unrelated types for damaged files
         raise BatchRejected(path, f"not a readable .xlsx workbook: {exc}") from None
     sheet = book.worksheets[0]
-    rows = ([_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True))
-    header = next(rows, None)
+    cells = sheet.iter_rows(values_only=True)
+    first = next(cells, None)
+    header = [_cell_text(v) for v in first] if first is not None else None
     if header is None or not any(h.strip() for h in header):
         book.close()
         raise BatchRejected(path, f"sheet {sheet.title!r} is empty (no header)")
@@ -280,11 +313,20 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
     except BatchRejected:
         book.close()
         raise
-    return Extract(path, "xlsx", header, positions, extra, _row_blocks(rows, len(header)), book.close)
+    id_positions = {
+        pos: name for pos, name in enumerate(positions) if name and contract.column(name).type == "resident_id"
+    }
+    return Extract(path, "xlsx", header, positions, extra, _row_blocks(cells, len(header), id_positions), book.close)
 
 
-def _row_blocks(rows: Iterator[list[str]], width: int, size: int = 20000) -> Iterator[tuple[Block, list[BadRecord]]]:
-    """Python rows (after the header, which is row 1) -> blocks of ``size`` records."""
+def _row_blocks(
+    cells: Iterator[tuple], width: int, id_positions: dict[int, str], size: int = 20000
+) -> Iterator[tuple[Block, list[BadRecord]]]:
+    """Worksheet rows (after the header, which is row 1) -> blocks of ``size`` records.
+
+    A resident ID stored as a number is refused: Excel keeps 15 significant digits, so
+    the last ones are lost and the number may even be another valid ID.
+    """
 
     def flush(buffer: list[list[str]], numbers: list[int]) -> Block:
         columns = [pa.array([r[i] for r in buffer], pa.string()) for i in range(width)]
@@ -293,9 +335,17 @@ def _row_blocks(rows: Iterator[list[str]], width: int, size: int = 20000) -> Ite
     buffer: list[list[str]] = []
     numbers: list[int] = []
     bad: list[BadRecord] = []
-    for row_number, row in enumerate(rows, start=2):
+    for row_number, values in enumerate(cells, start=2):
+        row = [_cell_text(v) for v in values]
         if not any(cell.strip() for cell in row):
             continue  # empty spreadsheet row
+        numeric_ids = [
+            name for pos, name in id_positions.items() if pos < len(values) and isinstance(values[pos], int | float)
+        ]
+        if numeric_ids:
+            reason = f"{numeric_ids[0]}: resident ID stored as a number in Excel (digits beyond the 15th are lost)"
+            bad.append(BadRecord(row_number, row, reason))
+            continue
         used = len(row)
         while used and not row[used - 1].strip():
             used -= 1

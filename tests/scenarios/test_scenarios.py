@@ -284,6 +284,25 @@ def test_data_docs_were_written(var_dir):
     assert "medical_settlements__contract" in index.read_text(encoding="utf-8")
 
 
+def test_a_file_delivered_again_later_does_not_rewrite_warning_history(county, airflow, conn):
+    later = date(2024, 7, 19)
+    again = config.landing_dir() / "medical_settlements" / later.isoformat() / "medical_settlements_20240715_again.csv"
+    again.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(county.files["medical_settlements"][0], again)
+    assert airflow(later) == 0, airflow.log.read_text()[-3000:]
+    history = conn.execute(
+        "select event_date, transition from marts.fct_risk_warning_events where household_id = %s order by event_seq",
+        (S1,),
+    ).fetchall()
+    assert history == [(D1, "raised"), (D2, "lifted")]
+    raised = conn.execute(
+        "select household_id, count(*), min(event_date) from marts.fct_risk_warning_events "
+        "where transition = 'raised' and household_id = any(%s) group by 1 order by 1",
+        ([SCENARIO_HOUSEHOLDS[k] for k in ("S2_2000_01", "S2_3000_00", "S2_1200_900")],),
+    ).fetchall()
+    assert [(count, first) for _, count, first in raised] == [(1, D1)] * 3
+
+
 def _status_on(conn, day: date, employer: str) -> list[tuple[str, int]]:
     """Employment status on ``day`` of the persons with a record at ``employer``."""
     return conn.execute(

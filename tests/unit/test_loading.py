@@ -104,3 +104,80 @@ def test_ledger_always_reconciles(conn):
         "and rows_read <> rows_loaded + rows_quarantined"
     ).fetchone()[0]
     assert broken == 0
+
+
+def test_a_nul_byte_quarantines_its_row_only(conn, contracts, tmp_path):
+    lines = [GOOD.format(n=30), GOOD.format(n=31).replace("伽师县人民医院", "医院\x00"), GOOD.format(n=32)]
+    result = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "nul.csv", lines, "utf-8"), D)
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 2, 1)
+    record, reasons = conn.execute(
+        "select raw_record->>'医疗机构名称', reasons from quarantine.medical_settlements where _batch_id = %s",
+        (result.batch_id,),
+    ).fetchone()
+    assert record == "医院\\x00"
+    assert reasons == ["hospital: contains a NUL character (byte 0x00)"]
+
+
+def test_dates_after_the_extract_date_are_quarantined(conn, contracts, tmp_path):
+    lines = [GOOD.format(n=40).replace("2024-05-20", "2031-01-03")]
+    result = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "future.csv", lines), D)
+    reasons = conn.execute(
+        "select reasons from quarantine.medical_settlements where _batch_id = %s", (result.batch_id,)
+    ).fetchone()[0]
+    assert reasons == ["discharge_date: 2031-01-03 is after the extract's date 2031-01-02"]
+
+
+def test_a_file_of_another_type_is_rejected_not_ignored(conn, contracts, tmp_path):
+    path = tmp_path / "medical_settlements_20310102.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+    result = load_file(conn, contracts["medical_settlements"], path, D)
+    assert result.status == "rejected"
+    assert result.message == (
+        "medical_settlements_20310102.xlsx: not a file this source sends (contract pattern *.csv)"
+    )
+    upper = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "UPPER.CSV", [GOOD.format(n=41)]), D)
+    assert (upper.status, upper.rows_loaded) == ("loaded", 1)
+
+
+def test_a_rejected_gbk_file_keeps_its_original_text_in_quarantine(conn, contracts, tmp_path):
+    path = tmp_path / "gbk_missing.csv"
+    header = HEADER.replace(",个人自付", "")
+    row = ",".join(GOOD.format(n=50).split(",")[:-1])
+    path.write_bytes(f"{header}\r\n{row}\r\n".encode("gbk"))
+    result = load_file(conn, contracts["medical_settlements"], path, D)
+    assert result.status == "rejected"
+    record = conn.execute(
+        "select raw_record from quarantine.medical_settlements where _batch_id = %s", (result.batch_id,)
+    ).fetchone()[0]
+    assert record["姓名"] == "亚森·艾山" and record["结算单号"] == "JS50"
+
+
+def test_gbk_after_a_long_ascii_prefix_is_gbk(conn, contracts, tmp_path):
+    english = "settlement_id,person_id,name,hospital,admission_date,discharge_date,total_cost,basic_insurance,"
+    english += "critical_illness_insurance,medical_assistance,out_of_pocket"
+    ascii_row = GOOD.format(n=0).replace("亚森·艾山", "Yasen").replace("伽师县人民医院", "Hospital")
+    rows = [ascii_row.replace("JS0,", f"JSA{n},") for n in range(4000)] + [GOOD.format(n=60)]
+    path = tmp_path / "ascii_then_gbk.csv"
+    path.write_bytes(("\r\n".join([english, *rows]) + "\r\n").encode("gbk"))
+    result = load_file(conn, contracts["medical_settlements"], path, D)
+    assert (result.status, result.rows_loaded) == ("loaded", 4001)
+    name = conn.execute(
+        "select person_name from raw.medical_settlements where settlement_id = 'JS60' and _batch_id = %s",
+        (result.batch_id,),
+    ).fetchone()[0]
+    assert name == "亚森·艾山"
+
+
+def test_withdrawn_files_stop_feeding_the_warehouse(conn, contracts, tmp_path):
+    from household_monitoring.loading import withdraw_missing
+
+    day = date(2031, 2, 2)  # a date of its own
+    kept = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "kept.csv", [GOOD.format(n=71)]), day)
+    gone = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "gone.csv", [GOOD.format(n=70)]), day)
+    assert withdraw_missing(conn, contracts["medical_settlements"], day, ["kept.csv"]) == ["gone.csv"]
+    status, message = conn.execute(
+        "select status, message from audit.load_batches where batch_id = %s", (gone.batch_id,)
+    ).fetchone()
+    assert (status, message) == ("superseded", "withdrawn: the file is no longer in the landing zone")
+    assert _counts(conn, gone.batch_id) == (0, 0)
+    assert _counts(conn, kept.batch_id) == (1, 0)

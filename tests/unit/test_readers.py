@@ -95,7 +95,7 @@ def test_undecodable_bytes_deep_in_the_file_reject_the_batch_not_replacement_cha
     path.write_bytes((HEADER + "\n" + rows).encode("utf-8") + BAD_ROW)
     with pytest.raises(BatchRejected) as err:
         _read(path, contracts["medical_settlements"])
-    assert str(err.value).startswith("late.csv: bytes that are not utf-8 (after row ")
+    assert str(err.value).startswith("late.csv: bytes that are not utf-8")
     assert "Row #3002" in str(err.value)
 
 
@@ -109,3 +109,20 @@ def test_rows_with_too_many_or_too_few_fields_are_bad_records_with_their_row(tmp
         (4, "row has 2 fields, the header has 11"),
     ]
     assert bad[1].fields == ["JS3", "note with\nnewline"]
+
+
+def test_excel_ids_stored_as_numbers_are_refused(tmp_path, contracts):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["户编号", "身份证号", "与户主关系", "出生日期", "村代码", "户类型"])
+    sheet.append(["6531291000010001", 653129195701270658, "户主", "1957-01-27", "653129100001", "脱贫户"])
+    sheet.append(["6531291000010001", "653129195701270658", "户主", "1957-01-27", "653129100001", "脱贫户"])
+    path = tmp_path / "register.xlsx"
+    book.save(path)
+    _, rows, bad = _read(path, contracts["household_register"])
+    assert [n for n, _ in rows] == [3]
+    assert [(b.row_number, b.reason) for b in bad] == [
+        (2, "person_id: resident ID stored as a number in Excel (digits beyond the 15th are lost)")
+    ]

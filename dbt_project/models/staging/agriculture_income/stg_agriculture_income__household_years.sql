@@ -14,7 +14,7 @@ final as (
         planting_net_income,
         livestock_net_income,
         land_transfer_income,
-        _logical_date as known_on,
+        _first_known_on as known_on,
         _batch_id as batch_id,
         _row_number as source_row_number,
         _file_name as source_file_name

@@ -16,7 +16,7 @@ final as (
         result as verification_result,
         note as verification_note,
         annual_income_found,
-        _logical_date as known_on,
+        _first_known_on as known_on,
         _batch_id as batch_id,
         _row_number as source_row_number,
         _file_name as source_file_name
