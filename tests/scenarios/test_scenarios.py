@@ -353,3 +353,31 @@ def test_s3_a_job_left_ends_employment_from_the_end_date_and_a_new_job_counts_ag
         S3_LOADING_COMPANY,
     )
     assert wage == (Decimal("3200.00"),)
+
+
+def test_every_model_has_a_unique_key_test_and_every_mart_column_a_description(conn, var_dir):
+    import json
+
+    manifest = json.loads((Path(var_dir) / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    tested = {
+        manifest["nodes"][dep]["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and (n.get("test_metadata") or {}).get("name") == "unique"
+        for dep in n["depends_on"]["nodes"]
+        if dep.startswith("model.")
+    }
+    assert sorted(set(models) - tested) == []
+    for name, node in models.items():
+        if node["schema"] != "marts":
+            continue
+        columns = [
+            c
+            for (c,) in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s",
+                (name,),
+            ).fetchall()
+        ]
+        assert columns, name
+        undocumented = [c for c in columns if not (node["columns"].get(c) or {}).get("description")]
+        assert undocumented == [], name
