@@ -46,7 +46,15 @@ SQL_TYPES = {
 
 #: Date formats accepted when a contract names none (strptime syntax). Day-first
 #: or month-first formats such as ``%d/%m/%Y`` must be chosen per contract.
-DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
+DEFAULT_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%Y.%m.%d",
+    "%Y年%m月%d日",
+    "%Y-%m-%d 00:00:00",  # a date exported from a datetime column
+    "%Y/%m/%d 0:00:00",
+)
 
 #: Load metadata columns of every raw table. The file's name, hash and load time
 #: are in the ledger row of the batch (``audit.load_batches``), one row per file:

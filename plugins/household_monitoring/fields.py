@@ -11,7 +11,10 @@ second), where a Python call per cell costs ~15 s.
 Rules and their sources:
 
 - Money: yuan with at most two decimals and at most 12 integer digits (the raw
-  type ``numeric(14,2)``); negative amounts are refused (no extract carries one).
+  type ``numeric(14,2)``); full-width digits, a leading ¥/￥ or a trailing 元 and
+  thousands separators in groups of three are accepted (``1,234.50``), anything
+  else ambiguous (``1,,0``, ``12.345``, ``1.234,5``) is refused, and so are
+  negative amounts (no extract carries one).
 - Dates: the contract's ``date_formats`` (strptime syntax, ``%Y %m %d`` only), in
   order; a date must exist (no 30 February) and fall in 1900..2100.
 - Resident IDs: GB 11643-1999: 17 digits and a check character (MOD 11-2,
@@ -78,7 +81,17 @@ def check_money(name: str, raw: pa.Array) -> ColumnResult:
     bad = pc.fill_null(pc.invert(ok), False)
     if not pc.any(bad).as_py():  # the usual case: every amount is well formed
         return ColumnResult(pc.cast(text, MONEY_TYPE), pa.nulls(len(text), pa.string()))
-    negative = pc.fill_null(pc.match_substring_regex(text, r"^-\d"), False)
+    # Spellings a finance export produces and that say one amount unambiguously:
+    # full-width digits (NFKC), a currency sign or 元, thousands separators in threes.
+    cleaned = pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(pc.utf8_normalize(text, "NFKC"), r"^[¥￥]\s*|\s*元$", "")
+    )
+    grouped = pc.fill_null(pc.match_substring_regex(cleaned, r"^\d{1,3}(,\d{3})+(\.\d{1,2})?$"), False)
+    cleaned = pc.if_else(grouped, pc.replace_substring(cleaned, ",", ""), cleaned)
+    rescued = pc.fill_null(pc.match_substring_regex(cleaned, _MONEY), False)
+    text = pc.if_else(pc.and_(bad, rescued), cleaned, text)
+    bad = pc.and_(bad, pc.invert(rescued))
+    negative = pc.fill_null(pc.match_substring_regex(cleaned, r"^-\d"), False)
     problems = merge_problems(
         _problem(pc.and_(bad, negative), f"{name}: negative amount: ", raw),
         _problem(bad, f"{name}: not an amount in yuan: ", raw),

@@ -18,7 +18,7 @@ def _check(fn, values, *args):
 
 
 def test_money_keeps_fen_exactly_and_names_bad_cells():
-    values, problems = _check(check_money, ["10318.18", "2000", "0.5", "", "1,,0", "-3.00", "1.234", "１２"])
+    values, problems = _check(check_money, ["10318.18", "2000", "0.5", "", "1,,0", "-3.00", "1.234", "1.234,5"])
     assert values == [Decimal("10318.18"), Decimal("2000.00"), Decimal("0.50"), None, None, None, None, None]
     assert problems == [
         None,
@@ -28,8 +28,15 @@ def test_money_keeps_fen_exactly_and_names_bad_cells():
         "col: not an amount in yuan: '1,,0'",
         "col: negative amount: '-3.00'",
         "col: not an amount in yuan: '1.234'",
-        "col: not an amount in yuan: '１２'",
+        "col: not an amount in yuan: '1.234,5'",
     ]
+
+
+def test_money_as_finance_exports_write_it():
+    values, problems = _check(check_money, ["1,234.50", "１２３.４", "￥101.00", "2,306.78元", "12,34.00", "-1,000.00"])
+    assert values == [Decimal("1234.50"), Decimal("123.40"), Decimal("101.00"), Decimal("2306.78"), None, None]
+    assert problems[:4] == [None] * 4
+    assert problems[4:] == ["col: not an amount in yuan: '12,34.00'", "col: negative amount: '-1,000.00'"]
 
 
 def test_dates_in_contract_formats_and_impossible_dates_refused():
@@ -42,6 +49,16 @@ def test_dates_in_contract_formats_and_impossible_dates_refused():
     assert problems[3] == "col: impossible date: '2023-02-29'"
     assert problems[4].startswith("col: not a date in %Y-%m-%d or %Y/%m/%d or %Y%m%d: '15/03/2024'")
     assert problems[5] is None
+
+
+def test_chinese_export_date_spellings():
+    from household_monitoring.contracts import DEFAULT_DATE_FORMATS
+
+    values, problems = _check(
+        check_date, ["2024年7月18日", "2024.07.18", "2024-07-18 00:00:00", "2024-07-18 08:30:00"], DEFAULT_DATE_FORMATS
+    )
+    assert values == [date(2024, 7, 18)] * 3 + [None]
+    assert problems[3].startswith("col: not a date in")
 
 
 def test_day_first_dates_only_when_the_contract_says_so():

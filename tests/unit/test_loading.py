@@ -36,7 +36,7 @@ def test_good_and_bad_rows_split_with_exact_reasons(conn, contracts, tmp_path):
         GOOD.format(n=1),
         GOOD.format(n=2).replace("10318.18", "10318.19"),
         GOOD.format(n=3).replace("653129201902207995", "653129201902207990"),
-        GOOD.format(n=4).replace("31562.40", '"31,562.40"'),
+        GOOD.format(n=4).replace("31562.40", '"31.562,40"'),
         GOOD.format(n=5).replace("2024-05-08", "2024-02-30"),
     ]
     result = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "a.csv", lines), D)
@@ -61,7 +61,7 @@ def test_good_and_bad_rows_split_with_exact_reasons(conn, contracts, tmp_path):
             "JS2",
         ),
         (4, ["person_id: resident ID check digit (MOD 11-2) is wrong"], "JS3"),
-        (5, ["total_cost: not an amount in yuan: '31,562.40'"], "JS4"),
+        (5, ["total_cost: not an amount in yuan: '31.562,40'"], "JS4"),
         (6, ["admission_date: impossible date: '2024-02-30'"], "JS5"),
     ]
 
