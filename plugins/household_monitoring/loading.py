@@ -281,6 +281,13 @@ def load_file(
         )
         batch_id = cur.fetchone()[0]
         supersede_previous(cur, contract, logical_date, path.name, batch_id)
+        cur.execute(
+            """select batch_id, file_name, logical_date from audit.load_batches
+               where source = %s and file_hash = %s and batch_id <> %s and status <> 'superseded'
+               order by batch_id limit 1""",
+            (contract.source, file_hash, batch_id),
+        )
+        twin = cur.fetchone()
         result = BatchResult(batch_id, contract.source, logical_date, path.name, file_hash, "loaded")
         header: list[str] = []
         encoding = None
@@ -303,8 +310,15 @@ def load_file(
                     extract.close()
                 spool.copy_into(cur, contract.quarantine_table)
                 result.rows_quarantined = spool.count
+            notes = []
+            if twin:
+                notes.append(
+                    f"same content as batch {twin[0]} ({twin[1]}, {twin[2]}): its records keep their first date"
+                )
             if result.extra_columns:
-                result.message = f"{path.name}: extra columns kept out of raw: {', '.join(result.extra_columns)}"
+                notes.append(f"extra columns kept out of raw: {', '.join(result.extra_columns)}")
+            if notes:
+                result.message = f"{path.name}: " + "; ".join(notes)
         except Exception as error:  # one file's failure rejects that file only, never its neighbours
             rejected = (
                 error

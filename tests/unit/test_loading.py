@@ -181,3 +181,12 @@ def test_withdrawn_files_stop_feeding_the_warehouse(conn, contracts, tmp_path):
     assert (status, message) == ("superseded", "withdrawn: the file is no longer in the landing zone")
     assert _counts(conn, gone.batch_id) == (0, 0)
     assert _counts(conn, kept.batch_id) == (1, 0)
+
+
+def test_the_same_file_on_another_date_is_flagged(conn, contracts, tmp_path):
+    path = _file(tmp_path, "twice.csv", [GOOD.format(n=80)])
+    first = load_file(conn, contracts["medical_settlements"], path, date(2031, 3, 1))
+    second = load_file(conn, contracts["medical_settlements"], path, date(2031, 3, 2))
+    assert second.message == (
+        f"twice.csv: same content as batch {first.batch_id} (twice.csv, 2031-03-01): its records keep their first date"
+    )
