@@ -128,6 +128,18 @@ def test_s1_d2_home_visit_lifts_the_warning_and_keeps_its_history(county, airflo
         (D2, "lifted", None, "ILLNESS_OOP", 1, ["HC202407170001"], "阿卜杜热合曼·买买提", True),
     ]
     assert _one(conn, "select open_warnings from marts.mart_household_risk where household_id = %s", S1) == (0,)
+    lineage = conn.execute(
+        """select lineage.transition, lineage.evidence_id, lineage.file_name, lineage.source_row_number,
+                  lineage.file_hash = batches.file_hash
+           from marts.fct_risk_warning_lineage as lineage
+           inner join audit.load_batches as batches on lineage.batch_id = batches.batch_id
+           where lineage.household_id = %s order by lineage.event_date""",
+        (S1,),
+    ).fetchall()
+    assert lineage == [
+        ("raised", "JS65312900000001", "medical_settlements_20240715.csv", 2, True),
+        ("lifted", "HC202407170001", "verifications_20240717.csv", 2, True),
+    ]
 
 
 def _records_in(path: Path) -> int:
