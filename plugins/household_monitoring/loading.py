@@ -270,7 +270,7 @@ def load_file(
     """
     path = Path(path)
     started = time.perf_counter()
-    file_hash, size = file_sha256(path)
+    file_hash, size = file_sha256(path) if path.is_file() else ("", 0)
     loaded_at = datetime.now(UTC).isoformat()
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
@@ -293,6 +293,8 @@ def load_file(
         encoding = None
         spool = _QuarantineSpool([], batch_id, logical_date)
         try:
+            if not path.is_file():
+                raise BatchRejected(path, "a folder, not a file: files go directly in <source>/<date>/", salvage=False)
             if not fnmatch.fnmatch(path.name.lower(), contract.file_pattern.lower()):
                 raise BatchRejected(
                     path, f"not a file this source sends (contract pattern {contract.file_pattern})", salvage=False
@@ -377,13 +379,13 @@ def load_file(
 def landed_files(landing: Path, contract: Contract, logical_date: date) -> list[Path]:
     """Every file a source dropped for a logical date: ``<landing>/<source>/<YYYY-MM-DD>/*``.
 
-    All regular files count (hidden ones excepted): a file that does not match the
-    contract's pattern becomes a rejected batch, never a silent omission.
+    Every entry counts (hidden ones excepted): a file that does not match the contract's
+    pattern, or a sub-folder, becomes a rejected batch, never a silent omission.
     """
     folder = Path(landing) / contract.source / logical_date.isoformat()
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def withdraw_missing(conn: psycopg.Connection, contract: Contract, logical_date: date, present: list[str]) -> list[str]:

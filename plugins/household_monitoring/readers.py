@@ -26,6 +26,8 @@ from charset_normalizer import from_bytes
 
 from household_monitoring.contracts import Contract
 
+#: Bytes Arrow's CSV reader parses at a time; no record may be longer.
+BLOCK_BYTES = 4 << 20
 #: Bytes looked at to choose the encoding.
 SNIFF_BYTES = 1 << 18
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -188,6 +190,8 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
     def rejected(exc: Exception, after_row: int) -> BatchRejected:
         reason = getattr(exc, "reason", None) or str(exc)
         where = f" after row {after_row}" if after_row > 1 else ""
+        if "straddl" in reason:  # Arrow: one record longer than a read block
+            return BatchRejected(path, f"a record{where} is longer than {BLOCK_BYTES >> 20} MiB (a runaway field?)")
         return BatchRejected(path, f"bytes that are not {encoding}{where}: {reason}")
 
     try:
@@ -228,7 +232,7 @@ def _open_arrow_csv(path: Path, encoding: str, names: list[str], on_invalid):
             encoding="utf8" if encoding in ("utf-8", "ascii") else encoding,
             column_names=names,
             skip_rows=1,
-            block_size=1 << 20,
+            block_size=BLOCK_BYTES,
             use_threads=False,
         ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),

@@ -190,3 +190,18 @@ def test_the_same_file_on_another_date_is_flagged(conn, contracts, tmp_path):
     assert second.message == (
         f"twice.csv: same content as batch {first.batch_id} (twice.csv, 2031-03-01): its records keep their first date"
     )
+
+
+def test_a_sub_folder_in_a_date_folder_is_reported(conn, contracts, tmp_path):
+    from household_monitoring.loading import landed_files
+
+    day = date(2031, 4, 4)
+    folder = tmp_path / "medical_settlements" / day.isoformat()
+    (folder / "sub").mkdir(parents=True)
+    found = landed_files(tmp_path, contracts["medical_settlements"], day)
+    assert [p.name for p in found] == ["sub"]
+    result = load_file(conn, contracts["medical_settlements"], found[0], day)
+    assert (result.status, result.message) == (
+        "rejected",
+        "sub: a folder, not a file: files go directly in <source>/<date>/",
+    )

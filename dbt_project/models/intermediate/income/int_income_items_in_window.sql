@@ -1,6 +1,6 @@
 -- Every source row that contributes to a household's net income over the 12
 -- months ending on the as-of date, with its component and amount (yuan):
---   wages                        employed spells x monthly wage, pro rata of the days in the window;
+--   wages                        each job x its monthly wage, pro rata of the days in the window;
 --   public_welfare_job_pay       job spells x monthly pay, pro rata;
 --   net_agricultural_income      planting + livestock net income of the latest year before the as-of year;
 --   property_income              land transfer income of that year;
@@ -14,8 +14,8 @@ members as (
     select * from {{ ref('int_household_members') }}
 ),
 
-employment as (
-    select * from {{ ref('fct_person_employment_status') }}
+jobs as (
+    select * from {{ ref('int_employment_jobs') }}
 ),
 
 welfare_jobs as (
@@ -47,18 +47,18 @@ window_days as (
 employed_days as (
     select
         members.household_id,
-        employment.evidence_record_id as source_id,
-        employment.monthly_wage,
-        least(coalesce(employment.valid_to, window_days.window_end), window_days.window_end)
-        - greatest(employment.valid_from, window_days.window_start) + 1 as days_in_window,
+        jobs.latest_record_id as source_id,
+        jobs.monthly_wage,
+        least(coalesce(jobs.end_date, window_days.window_end), window_days.window_end)
+        - greatest(jobs.start_date, window_days.window_start) + 1 as days_in_window,
         window_days.window_length
-    from employment
-    inner join members on employment.person_key = members.person_key
+    from jobs
+    inner join members on jobs.person_key = members.person_key
     cross join window_days
     where
-        employment.is_employed
-        and employment.valid_from <= window_days.window_end
-        and coalesce(employment.valid_to, window_days.window_end) >= window_days.window_start
+        jobs.monthly_wage is not null
+        and jobs.start_date <= window_days.window_end
+        and coalesce(jobs.end_date, window_days.window_end) >= window_days.window_start
 ),
 
 welfare_days as (
@@ -101,7 +101,7 @@ items as (
         household_id,
         'wages' as income_component,
         round(monthly_wage * 12 * days_in_window / window_length, 2) as amount,
-        'fct_person_employment_status' as source_model,
+        'int_employment_jobs' as source_model,
         source_id
     from employed_days
     union all
