@@ -27,7 +27,7 @@ from charset_normalizer import from_bytes
 from household_monitoring.contracts import Contract
 
 #: Bytes Arrow's CSV reader parses at a time; no record may be longer.
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20  # 4 MiB blocks measured ~130 MB more peak memory for 1M rows
 #: Bytes looked at to choose the encoding.
 SNIFF_BYTES = 1 << 18
 _UTF8_BOM = b"\xef\xbb\xbf"

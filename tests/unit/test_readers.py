@@ -126,3 +126,13 @@ def test_excel_ids_stored_as_numbers_are_refused(tmp_path, contracts):
     assert [(b.row_number, b.reason) for b in bad] == [
         (2, "person_id: resident ID stored as a number in Excel (digits beyond the 15th are lost)")
     ]
+
+
+def test_a_record_longer_than_a_read_block_is_named_as_such(tmp_path, contracts):
+    path = tmp_path / "long.csv"
+    header = "核查编号,户编号,核查日期,核查人,核查结论,核查说明"
+    note = "很长" * 400_000  # 2.4 MB in UTF-8
+    path.write_text(f"{header}\nHC1,6531291000019001,2024-07-18,甲,无风险,{note}\n", encoding="utf-8")
+    with pytest.raises(BatchRejected) as err:
+        _read(path, contracts["verifications"])
+    assert str(err.value) == "long.csv: a record is longer than 1 MiB (a runaway field?)"
