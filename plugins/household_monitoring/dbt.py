@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -91,20 +90,15 @@ class DbtFailed(RuntimeError):
     """dbt returned failure; the message lists the failing nodes and their messages."""
 
 
-@dataclass
-class DbtResult:
-    success: bool
-    failures: list[str]
-
-
 def dbt_environment(db: Database, salt: str) -> dict[str, str]:
     """Environment for dbt: the warehouse (HM_DB_*) and the person-key salt."""
     return {**db.environment(), "HM_ID_SALT": salt}
 
 
-def run_dbt(args: list[str], *, db: Database, salt: str, project_dir: Path = DBT_PROJECT_DIR) -> DbtResult:
+def run_dbt(args: list[str], *, db: Database, salt: str, project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
     """Run one dbt command in-process, e.g. ``["build", "--vars", "{as_of_date: 2024-07-15}"]``.
 
+    Returns the nodes that passed with a warning (``severity: warn`` tests), logged too.
     Raises ``DbtFailed`` naming the failing nodes when dbt does not succeed.
     """
     from dbt.cli.main import dbtRunner
@@ -124,12 +118,16 @@ def run_dbt(args: list[str], *, db: Database, salt: str, project_dir: Path = DBT
     ]
     log.info("dbt %s", " ".join(args))
     result = dbtRunner().invoke(full)
-    failures = []
-    if result.result is not None and hasattr(result.result, "results"):
-        for node in result.result.results:
-            if str(node.status) in ("error", "fail", "runtime error"):
-                failures.append(f"{node.node.unique_id}: {node.message}")
+    failures, warnings = [], []
+    for node in getattr(result.result, "results", None) or []:
+        status = str(node.status)
+        if status in ("error", "fail", "runtime error"):
+            failures.append(f"{node.node.unique_id}: {node.message}")
+        elif status == "warn":
+            warnings.append(f"{node.node.unique_id}: {node.message}")
+    for warning in warnings:
+        log.warning("dbt warning: %s", warning)
     if not result.success:
         detail = "; ".join(failures) or str(result.exception)
         raise DbtFailed(f"dbt {args[0]} failed: {detail}")
-    return DbtResult(True, failures)
+    return warnings

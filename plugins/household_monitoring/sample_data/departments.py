@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from household_monitoring.sample_data.generator import _fen
+
 #: S3: the township whose workers a company in another province recruits.
 S3_TOWNSHIP = "653129200"
 S3_EMPLOYER = "江苏锦程纺织有限公司"
@@ -68,10 +70,6 @@ _EMPLOYERS = {
     "省外": ["江苏华纶服饰有限公司", "广东华立电子厂", "浙江义乌小商品公司"],
 }
 _POSTS = ["护路员", "保洁员", "护林员", "水管员", "村级信息员"]
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 @dataclass
@@ -324,7 +322,7 @@ def write_departments(
                             "在岗",
                             began.isoformat(),
                             "",
-                            _yuan(wage),
+                            _fen(wage),
                             began.isoformat(),
                         ],
                     )
@@ -341,7 +339,7 @@ def write_departments(
                             "在岗",
                             cotton.isoformat(),
                             date(as_of.year - 1, 10, 31).isoformat(),
-                            _yuan(rng.randint(2500, 6500) * 100),
+                            _fen(rng.randint(2500, 6500) * 100),
                             cotton.isoformat(),
                         ],
                     )
@@ -361,7 +359,7 @@ def write_departments(
             if 6 <= age <= 18:
                 stage = "小学" if age <= 12 else "初中" if age <= 15 else "高中"
                 status = "辍学" if rng.random() < 0.005 else "在校"
-                aid = "0.00" if rng.random() < 0.6 else _yuan(rng.choice([50000, 100000, 200000]))
+                aid = "0.00" if rng.random() < 0.6 else _fen(rng.choice([50000, 100000, 200000]))
                 out.add(
                     "education",
                     as_of,
@@ -394,9 +392,9 @@ def write_departments(
                 str(as_of.year - 1),
                 f"{rng.uniform(2, 30):.2f}",
                 rng.choice(["棉花", "小麦", "玉米", "红枣"]),
-                _yuan(rng.randint(1000, 8000) * 100),
-                _yuan(rng.choice([0, 0, rng.randint(500, 5000)]) * 100),
-                _yuan(rng.choice([0, 0, 0, rng.randint(500, 3000)]) * 100),
+                _fen(rng.randint(1000, 8000) * 100),
+                _fen(rng.choice([0, 0, rng.randint(500, 5000)]) * 100),
+                _fen(rng.choice([0, 0, 0, rng.randint(500, 3000)]) * 100),
             ],
         )
         if (hh.category in ("脱贫不稳定户", "边缘易致贫户") and rng.random() < 0.5) or rng.random() < 0.08:
@@ -408,7 +406,7 @@ def write_departments(
                     out.add(
                         "social_assistance",
                         as_of,
-                        [new_id("FF"), hh.household_id, "低保", _yuan(monthly), paid.isoformat(), enrolled.isoformat()],
+                        [new_id("FF"), hh.household_id, "低保", _fen(monthly), paid.isoformat(), enrolled.isoformat()],
                     )
         if rng.random() < 0.08:
             holder = rng.choice(hh.members)
@@ -421,7 +419,7 @@ def write_departments(
                         new_id("GY"),
                         holder.person_id,
                         rng.choice(_POSTS),
-                        _yuan(rng.choice([50000, 60000, 80000, 100000])),
+                        _fen(rng.choice([50000, 60000, 80000, 100000])),
                         began.isoformat(),
                         "",
                     ],

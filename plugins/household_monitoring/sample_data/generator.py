@@ -129,9 +129,6 @@ class SampleCounty:
     households: list[Household]
     files: dict[str, list[Path]]
 
-    def household(self, household_id: str) -> Household:
-        return next(h for h in self.households if h.household_id == household_id)
-
 
 class _Ids:
     """Unique valid resident IDs for the county (area 653129)."""
