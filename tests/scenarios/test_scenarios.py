@@ -393,3 +393,43 @@ def test_every_model_has_a_unique_key_test_and_every_mart_column_a_description(c
         assert columns, name
         undocumented = [c for c in columns if not (node["columns"].get(c) or {}).get("description")]
         assert undocumented == [], name
+
+
+def test_s4_the_county_view_adds_up(conn):
+    county = _one(
+        conn,
+        """select households_monitored, households_with_open_warning, open_warnings, households_with_employed_member,
+                  households_at_or_above_monitoring_line, as_of_date
+           from marts.mart_area_summary where area_level = 'county'""",
+    )
+    open_by_household = _one(
+        conn, "select count(distinct household_id), count(*) from marts.fct_risk_warnings where is_open"
+    )
+    assert county[0] == 406  # 400 sample households and the 6 scenario households
+    assert county[1:3] == open_by_household
+    assert county[5] == S3_LOADER_REHIRED  # the last DAG run of this module
+    employed = _one(
+        conn,
+        """select count(distinct members.household_id)
+           from intermediate.int_household_members as members
+           inner join marts.fct_person_employment_status as status on members.person_key = status.person_key
+           where status.is_employed and %s between status.valid_from and coalesce(status.valid_to, 'infinity')""",
+        S3_LOADER_REHIRED,
+    )
+    assert county[3] == employed[0]
+    for level, parent_level in (("village", "township"), ("township", "county")):
+        mismatched = _one(
+            conn,
+            """select count(*) from marts.mart_area_summary as parent
+               inner join (
+                   select parent_area_code, sum(households_monitored) as households,
+                          sum(households_at_or_above_monitoring_line) as at_line, sum(open_warnings) as warnings
+                   from marts.mart_area_summary where area_level = %s group by 1
+               ) as children on parent.area_code = children.parent_area_code
+               where parent.area_level = %s
+                 and (parent.households_monitored, parent.households_at_or_above_monitoring_line, parent.open_warnings)
+                     <> (children.households, children.at_line, children.warnings)""",
+            level,
+            parent_level,
+        )
+        assert mismatched == (0,)
