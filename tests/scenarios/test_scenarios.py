@@ -433,3 +433,16 @@ def test_s4_the_county_view_adds_up(conn):
             parent_level,
         )
         assert mismatched == (0,)
+
+
+def test_home_visit_delays_against_the_three_day_target(conn):
+    rows = conn.execute(
+        """select household_id, status, days_to_verification, days_awaiting_verification, is_home_visit_late
+           from marts.fct_risk_warnings where household_id = any(%s) order by household_id""",
+        ([S1, SCENARIO_HOUSEHOLDS["S2_2000_01"], SCENARIO_HOUSEHOLDS["S2_3000_01"]],),
+    ).fetchall()
+    assert rows == [
+        (S1, "lifted", 2, None, False),  # raised 07-15, visited 07-17
+        (SCENARIO_HOUSEHOLDS["S2_2000_01"], "awaiting_verification", None, 67, True),  # 07-15 .. 09-20
+        (SCENARIO_HOUSEHOLDS["S2_3000_01"], "confirmed", 3, None, False),  # visited 07-18: on the target
+    ]

@@ -42,6 +42,12 @@ latest_signal as (
     where transition in ('raised', 'escalated')
 ),
 
+home_visit_target as (
+    select days
+    from {{ ref('service_targets') }}
+    where target_id = 'home_visit'
+),
+
 latest_visit as (
     select
         warning_id,
@@ -69,6 +75,12 @@ final as (
         summary.confirmed_on,
         summary.lifted_on,
         summary.verified_on - summary.raised_on as days_to_verification,
+        case
+            when summary.verified_on is null then {{ as_of_date() }} - summary.raised_on
+        end as days_awaiting_verification,
+        home_visit_target.days as home_visit_target_days,
+        coalesce(summary.verified_on, {{ as_of_date() }}) - summary.raised_on > home_visit_target.days
+            as is_home_visit_late,
         summary.escalations,
         summary.signal_value,
         latest_signal.evidence_ids,
@@ -86,6 +98,7 @@ final as (
         on
             latest.warning_id = latest_visit.warning_id
             and latest_visit.recency = 1
+    cross join home_visit_target
 )
 
 select * from final
