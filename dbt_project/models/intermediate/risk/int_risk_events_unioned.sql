@@ -1,6 +1,7 @@
 -- Every event that can move a warning, in one stream per household, rule and
--- window: signals (new out-of-pocket spending, with the rule version in force on
--- that day) and home verifications (which answer the household's open warning).
+-- window: signals (new out-of-pocket spending, or a level from int_risk_level_signals,
+-- with the rule version in force on that day) and home verifications (which answer
+-- the household's open warnings).
 with
 
 rules as (
@@ -15,32 +16,60 @@ visits as (
     select * from {{ ref('stg_verifications__home_visits') }}
 ),
 
-illness_signals as (
+level_signals as (
+    select * from {{ ref('int_risk_level_signals') }}
+),
+
+signals as (
     select
-        medical.household_id,
+        household_id,
+        'ILLNESS_OOP' as rule_id,
+        window_start,
+        known_on as event_date,
+        out_of_pocket_added as signal_amount,
+        settlement_ids as evidence_ids,
+        'stg_medical_settlements__settlements' as evidence_model
+    from medical
+    union all
+    select
+        household_id,
+        rule_id,
+        date '1900-01-01' as window_start,
+        event_date,
+        signal_value as signal_amount,
+        array[evidence_id] as evidence_ids,
+        evidence_model
+    from level_signals
+),
+
+rule_signals as (
+    select
+        signals.household_id,
         rules.rule_id,
         rules.rule_version,
         rules.risk_factor_code,
         rules.risk_factor,
         rules.yellow_threshold,
         rules.red_threshold,
-        medical.window_start,
-        medical.known_on as event_date,
+        rules.accumulation_window <> 'none' as accumulates,
+        signals.window_start,
+        signals.event_date,
         0 as event_order,
         'signal' as event_kind,
-        medical.out_of_pocket_added as signal_amount,
-        medical.settlement_ids as evidence_ids,
+        signals.signal_amount,
+        signals.evidence_ids,
+        signals.evidence_model,
         cast(null as text) as visit_id,
         cast(null as text) as warning_id_reference,
         cast(null as text) as verification_result,
         cast(null as text) as verifier,
         cast(null as text) as verification_note
-    from medical
+    from signals
     inner join rules
         on
-            rules.rule_id = 'ILLNESS_OOP'
-            and medical.known_on >= rules.effective_from
-            and (rules.effective_to is null or medical.known_on <= rules.effective_to)
+            signals.rule_id = rules.rule_id
+            and signals.event_date >= rules.effective_from
+            and (rules.effective_to is null or signals.event_date <= rules.effective_to)
 ),
 
 streams as (
@@ -50,7 +79,7 @@ streams as (
         risk_factor_code,
         risk_factor,
         window_start
-    from illness_signals
+    from rule_signals
 ),
 
 verification_events as (
@@ -62,12 +91,14 @@ verification_events as (
         streams.risk_factor,
         cast(null as numeric(14, 2)) as yellow_threshold,
         cast(null as numeric(14, 2)) as red_threshold,
+        cast(null as boolean) as accumulates,
         streams.window_start,
         visits.visit_date as event_date,
         1 as event_order,
         'verification' as event_kind,
         cast(null as numeric(14, 2)) as signal_amount,
         array[visits.visit_id] as evidence_ids,
+        'stg_verifications__home_visits' as evidence_model,
         visits.visit_id,
         visits.warning_id as warning_id_reference,
         visits.verification_result,
@@ -81,7 +112,7 @@ verification_events as (
 ),
 
 unioned as (
-    select * from illness_signals
+    select * from rule_signals
     union all
     select * from verification_events
 ),

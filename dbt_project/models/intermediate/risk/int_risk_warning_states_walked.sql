@@ -5,8 +5,9 @@
 --
 -- State: the current warning (warning_seq), its status (none,
 -- awaiting_verification, confirmed, lifted), its level (0 none, 1 yellow, 2 red),
--- and the signal accumulated since the window opened or since the last lift,
--- with the evidence rows behind it.
+-- and the signal: accumulated since the window opened or the last lift for rules
+-- that accumulate (illness: out-of-pocket yuan in the calendar year), else the
+-- level of the latest signal; with the evidence rows behind it.
 -- Transitions (shared/DESIGN.md, "Warning lifecycle"):
 --   raised     a signal takes the accumulated amount strictly above a threshold
 --              while no warning is open;
@@ -30,6 +31,7 @@ walk as (
         cast(0 as bigint) as event_seq,
         cast(null as date) as event_date,
         cast(null as text) as event_kind,
+        cast(null as text) as evidence_model,
         cast(null as integer) as rule_version,
         cast(null as text) as visit_id,
         cast(null as text) as verifier,
@@ -53,6 +55,7 @@ walk as (
         events.event_seq,
         events.event_date,
         events.event_kind,
+        events.evidence_model,
         events.rule_version,
         events.visit_id,
         events.verifier,
@@ -91,17 +94,25 @@ walk as (
         lateral (
             select
                 case
-                    when events.event_kind = 'signal' then walk.accumulated + events.signal_amount
-                    else walk.accumulated
+                    when events.event_kind <> 'signal' then walk.accumulated
+                    when events.accumulates then walk.accumulated + events.signal_amount
+                    else events.signal_amount
                 end as accumulated,
                 case
-                    when events.event_kind = 'signal' then walk.evidence_ids || events.evidence_ids
-                    else walk.evidence_ids
+                    when events.event_kind <> 'signal' then walk.evidence_ids
+                    when events.accumulates then walk.evidence_ids || events.evidence_ids
+                    else events.evidence_ids
                 end as evidence_ids,
                 case
                     when events.event_kind <> 'signal' then 0
-                    when walk.accumulated + events.signal_amount > events.red_threshold then 2
-                    when walk.accumulated + events.signal_amount > events.yellow_threshold then 1
+                    when
+                        case when events.accumulates then walk.accumulated else 0 end + events.signal_amount
+                        > events.red_threshold
+                        then 2
+                    when
+                        case when events.accumulates then walk.accumulated else 0 end + events.signal_amount
+                        > events.yellow_threshold
+                        then 1
                     else 0
                 end as new_level_rank
         ) as measured

@@ -1,18 +1,55 @@
 -- From every warning transition to the rows and files behind it: each evidence id
--- (a settlement or a home visit) with the batch, the file name and SHA-256 and the
--- row number of the record in its file. Auditors start here to trace a warning.
+-- (a settlement, a home visit, an assessment, a student record, a certificate or a
+-- payment) with the batch, the file name and SHA-256 and the row number of the
+-- record in its file. Auditors start here to trace a warning.
 with
 
 events as (
     select * from {{ ref('fct_risk_warning_events') }}
 ),
 
-settlements as (
-    select * from {{ ref('stg_medical_settlements__settlements') }}
-),
-
-visits as (
-    select * from {{ ref('stg_verifications__home_visits') }}
+evidence_rows as (
+    select
+        'stg_medical_settlements__settlements' as evidence_model,
+        settlement_id as evidence_id,
+        batch_id,
+        source_row_number
+    from {{ ref('stg_medical_settlements__settlements') }}
+    union all
+    select
+        'stg_verifications__home_visits' as evidence_model,
+        visit_id as evidence_id,
+        batch_id,
+        source_row_number
+    from {{ ref('stg_verifications__home_visits') }}
+    union all
+    select
+        'stg_housing_water__assessments' as evidence_model,
+        household_id || '|' || assessed_on as evidence_id,
+        batch_id,
+        source_row_number
+    from {{ ref('stg_housing_water__assessments') }}
+    union all
+    select
+        'stg_education__student_records' as evidence_model,
+        record_id as evidence_id,
+        batch_id,
+        source_row_number
+    from {{ ref('stg_education__student_records') }}
+    union all
+    select
+        'stg_disability__certificates' as evidence_model,
+        certificate_id as evidence_id,
+        batch_id,
+        source_row_number
+    from {{ ref('stg_disability__certificates') }}
+    union all
+    select
+        'stg_social_assistance__payments' as evidence_model,
+        payment_id as evidence_id,
+        batch_id,
+        source_row_number
+    from {{ ref('stg_social_assistance__payments') }}
 ),
 
 batches as (
@@ -34,17 +71,13 @@ evidence as (
 located as (
     select
         evidence.*,
-        coalesce(settlements.batch_id, visits.batch_id) as batch_id,
-        coalesce(settlements.source_row_number, visits.source_row_number) as source_row_number
+        evidence_rows.batch_id,
+        evidence_rows.source_row_number
     from evidence
-    left join settlements
+    left join evidence_rows
         on
-            evidence.evidence_model = 'stg_medical_settlements__settlements'
-            and evidence.evidence_id = settlements.settlement_id
-    left join visits
-        on
-            evidence.evidence_model = 'stg_verifications__home_visits'
-            and evidence.evidence_id = visits.visit_id
+            evidence.evidence_model = evidence_rows.evidence_model
+            and evidence.evidence_id = evidence_rows.evidence_id
 ),
 
 final as (

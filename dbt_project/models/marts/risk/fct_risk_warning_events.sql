@@ -29,10 +29,7 @@ final as (
             when states.event_kind = 'signal' then states.evidence_ids
             else array[states.visit_id]
         end as evidence_ids,
-        case
-            when states.event_kind = 'signal' then 'stg_medical_settlements__settlements' else
-                'stg_verifications__home_visits'
-        end as evidence_model,
+        states.evidence_model,
         states.visit_id,
         states.verifier,
         states.verification_note

@@ -1,0 +1,94 @@
+-- Signals that carry a level of their own, one row per household, rule and record
+-- made known (first publication date): house safety (C 1, D 2), unsafe drinking
+-- water (2), a compulsory-age dropout (1), a new grade 1-2 disability certificate
+-- (1), a new enrolment in the minimum living allowance or extreme-poverty support
+-- (1). The rules in seed risk_rules turn levels into yellow or red.
+with
+
+housing as (
+    select * from {{ ref('stg_housing_water__assessments') }}
+),
+
+students as (
+    select * from {{ ref('stg_education__student_records') }}
+),
+
+certificates as (
+    select * from {{ ref('stg_disability__certificates') }}
+),
+
+payments as (
+    select * from {{ ref('stg_social_assistance__payments') }}
+),
+
+members as (
+    select * from {{ ref('int_household_members') }}
+),
+
+signals as (
+    select
+        household_id,
+        'HOUSING_SAFETY' as rule_id,
+        known_on as event_date,
+        case house_safety_rating when 'D' then 2 when 'C' then 1 else 0 end as signal_value,
+        household_id || '|' || assessed_on as evidence_id,
+        'stg_housing_water__assessments' as evidence_model
+    from housing
+    union all
+    select
+        household_id,
+        'DRINKING_WATER' as rule_id,
+        known_on as event_date,
+        case when has_safe_drinking_water then 0 else 2 end as signal_value,
+        household_id || '|' || assessed_on as evidence_id,
+        'stg_housing_water__assessments' as evidence_model
+    from housing
+    union all
+    select
+        members.household_id,
+        'SCHOOL_DROPOUT' as rule_id,
+        students.known_on as event_date,
+        1 as signal_value,
+        students.record_id as evidence_id,
+        'stg_education__student_records' as evidence_model
+    from students
+    inner join members on students.person_key = members.person_key
+    where students.school_status = 'dropped_out' and students.stage in ('primary', 'junior_secondary')
+    union all
+    select
+        members.household_id,
+        'DISABILITY_NEW' as rule_id,
+        certificates.known_on as event_date,
+        1 as signal_value,
+        certificates.certificate_id as evidence_id,
+        'stg_disability__certificates' as evidence_model
+    from certificates
+    inner join members on certificates.person_key = members.person_key
+    where certificates.disability_grade <= 2 and certificates.issue_date > certificates.known_on - 365
+    union all
+    select
+        household_id,
+        'ASSISTANCE_ENROLMENT' as rule_id,
+        min(known_on) as event_date,
+        1 as signal_value,
+        min(payment_id) as evidence_id,
+        'stg_social_assistance__payments' as evidence_model
+    from payments
+    where
+        programme in ('minimum_living_allowance', 'extreme_poverty_support')
+        and enrolled_on > known_on - 60
+    group by household_id, enrolled_on
+),
+
+final as (
+    select
+        household_id,
+        rule_id,
+        event_date,
+        cast(signal_value as numeric(14, 2)) as signal_value,
+        evidence_id,
+        evidence_model
+    from signals
+)
+
+select * from final
