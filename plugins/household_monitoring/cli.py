@@ -186,7 +186,7 @@ def _print_summary(db: config.Database, as_of: date) -> None:
         _say(f"    {source:<22}{files:>6}{read:>10}{loaded:>10}{quarantined:>10}{held:>10}")
     _say(f"  Warnings as of {as_of} (marts.fct_risk_warnings):")
     for factor, level, status, count in warnings_:
-        _say(f"    {factor:<10}{level:<8}{status:<24}{count:>6}")
+        _say(f"    {factor:<20}{level:<8}{status:<24}{count:>6}")
     _say(f"  Households monitored: {households[0]}, with an open warning: {households[1]}")
     if income[0]:
         _say(
