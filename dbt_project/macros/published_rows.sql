@@ -45,3 +45,12 @@
     ) as versions
     where _version_rank = 1
 {%- endmacro %}
+
+{#- The lineage columns every staging model of a versioned source ends with: when the
+    record was first published, and the batch, row and file of its latest version. -#}
+{% macro batch_lineage_columns() -%}
+        _first_known_on as known_on,
+        _batch_id as batch_id,
+        _row_number as source_row_number,
+        _file_name as source_file_name
+{%- endmacro %}

@@ -44,37 +44,45 @@ window_days as (
     from income_window
 ),
 
-employed_days as (
+paid_spells as (
     select
-        members.household_id,
-        jobs.latest_record_id as source_id,
-        jobs.monthly_wage,
-        least(coalesce(jobs.end_date, window_days.window_end), window_days.window_end)
-        - greatest(jobs.start_date, window_days.window_start) + 1 as days_in_window,
-        window_days.window_length
+        person_key,
+        'wages' as income_component,
+        'int_employment_jobs' as source_model,
+        latest_record_id as source_id,
+        monthly_wage as monthly_amount,
+        start_date,
+        end_date
     from jobs
-    inner join members on jobs.person_key = members.person_key
-    cross join window_days
-    where
-        jobs.monthly_wage is not null
-        and jobs.start_date <= window_days.window_end
-        and coalesce(jobs.end_date, window_days.window_end) >= window_days.window_start
+    where monthly_wage is not null
+    union all
+    select
+        person_key,
+        'public_welfare_job_pay' as income_component,
+        'stg_public_welfare_jobs__job_spells' as source_model,
+        job_id as source_id,
+        monthly_pay as monthly_amount,
+        start_date,
+        end_date
+    from welfare_jobs
 ),
 
-welfare_days as (
+spell_days as (
     select
         members.household_id,
-        welfare_jobs.job_id as source_id,
-        welfare_jobs.monthly_pay,
-        least(coalesce(welfare_jobs.end_date, window_days.window_end), window_days.window_end)
-        - greatest(welfare_jobs.start_date, window_days.window_start) + 1 as days_in_window,
+        paid_spells.income_component,
+        paid_spells.source_model,
+        paid_spells.source_id,
+        paid_spells.monthly_amount,
+        least(coalesce(paid_spells.end_date, window_days.window_end), window_days.window_end)
+        - greatest(paid_spells.start_date, window_days.window_start) + 1 as days_in_window,
         window_days.window_length
-    from welfare_jobs
-    inner join members on welfare_jobs.person_key = members.person_key
+    from paid_spells
+    inner join members on paid_spells.person_key = members.person_key
     cross join window_days
     where
-        welfare_jobs.start_date <= window_days.window_end
-        and coalesce(welfare_jobs.end_date, window_days.window_end) >= window_days.window_start
+        paid_spells.start_date <= window_days.window_end
+        and coalesce(paid_spells.end_date, window_days.window_end) >= window_days.window_start
 ),
 
 latest_agriculture_year as (
@@ -99,19 +107,11 @@ agriculture_rows as (
 items as (
     select
         household_id,
-        'wages' as income_component,
-        round(monthly_wage * 12 * days_in_window / window_length, 2) as amount,
-        'int_employment_jobs' as source_model,
+        income_component,
+        round(monthly_amount * 12 * days_in_window / window_length, 2) as amount,
+        source_model,
         source_id
-    from employed_days
-    union all
-    select
-        household_id,
-        'public_welfare_job_pay' as income_component,
-        round(monthly_pay * 12 * days_in_window / window_length, 2) as amount,
-        'stg_public_welfare_jobs__job_spells' as source_model,
-        source_id
-    from welfare_days
+    from spell_days
     union all
     select
         household_id,

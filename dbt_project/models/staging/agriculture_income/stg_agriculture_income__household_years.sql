@@ -14,10 +14,7 @@ final as (
         planting_net_income,
         livestock_net_income,
         land_transfer_income,
-        _first_known_on as known_on,
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        _file_name as source_file_name
+        {{ batch_lineage_columns() }}
     from latest
 )
 

@@ -13,10 +13,7 @@ final as (
         category as disability_category,
         cast(grade as integer) as disability_grade,
         issue_date,
-        _first_known_on as known_on,
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        _file_name as source_file_name
+        {{ batch_lineage_columns() }}
     from latest
 )
 

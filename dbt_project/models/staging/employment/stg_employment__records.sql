@@ -17,10 +17,7 @@ final as (
         end_date,
         monthly_wage,
         record_date,
-        _first_known_on as known_on,
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        _file_name as source_file_name
+        {{ batch_lineage_columns() }}
     from latest
 )
 

@@ -11,10 +11,7 @@ final as (
         assessed_on,
         house_safety_rating,
         safe_drinking_water = 'yes' as has_safe_drinking_water,
-        _first_known_on as known_on,
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        _file_name as source_file_name
+        {{ batch_lineage_columns() }}
     from latest
 )
 

@@ -19,10 +19,7 @@ final as (
         critical_illness_insurance,
         medical_assistance,
         out_of_pocket,
-        _first_known_on as known_on,
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        _file_name as source_file_name
+        {{ batch_lineage_columns() }}
     from latest
 )
 

@@ -16,10 +16,7 @@ final as (
         result as verification_result,
         note as verification_note,
         annual_income_found,
-        _first_known_on as known_on,
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        _file_name as source_file_name
+        {{ batch_lineage_columns() }}
     from latest
 )
 
