@@ -297,7 +297,8 @@ def _quarantine_duplicate_keys(
     )
     cur.execute(
         f"""select ctid::text, {key_sql}, _row_number, _sheet, md5(row({", ".join(columns)})::text),
-                  to_jsonb(r) - '_batch_id' - '_logical_date' - '_row_number' - '_sheet' - '_extra', _extra
+                  (select jsonb_object_agg(key, value) from jsonb_each_text(
+                     to_jsonb(r) - '_batch_id' - '_logical_date' - '_row_number' - '_sheet' - '_extra')), _extra
             from {contract.raw_table} as r
             where _batch_id = %s and {key_sql} = any(%s)
             order by _sheet nulls first, _row_number""",

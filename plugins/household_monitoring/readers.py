@@ -130,6 +130,32 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
+def locate_decode_error(path: Path, encoding: str) -> str:
+    """Where a file first stops decoding in ``encoding``: ``'line L, byte offset O: ff fe'``.
+
+    Lines are counted as the text shows them (a quoted field with a line break spans
+    two). Reads the file in 1 MiB blocks with an incremental strict decoder; returns
+    ``''`` when the whole file decodes.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    line, offset = 1, 0
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1 << 20)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                data = exc.object
+                good = data[: exc.start].decode(encoding, errors="ignore")
+                at = offset + len(block) - len(data) + exc.start
+                bad = " ".join(f"{b:02x}" for b in data[exc.start : exc.end])
+                return f"line {line + good.count(chr(10))}, byte offset {at}: {bad}"
+            line += text.count("\n")
+            offset += len(block)
+            if not block:
+                return ""
+
+
 def _accepts_utf16(accepted: tuple[str, ...]) -> bool:
     return any(codecs.lookup(e).name.startswith("utf-16") for e in accepted)
 
@@ -166,9 +192,13 @@ def detect_encoding(path: Path, sample: bytes, accepted: tuple[str, ...], head: 
             return "utf-8"
         except UnicodeDecodeError:
             pass
-    best = from_bytes(sample, cp_isolation=[n for n in names if n != "utf-8"] or names).best()
+    # UTF-16 is recognised above (BOM, zero bytes) and never guessed from statistics.
+    candidates = [n for n in names if n != "utf-8" and not n.startswith("utf-16")]
+    best = from_bytes(sample, cp_isolation=candidates).best() if candidates else None
     if best is None:
-        raise BatchRejected(path, f"text is in none of the accepted encodings {', '.join(accepted)}")
+        where = locate_decode_error(path, "utf-8") if "utf-8" in names else ""
+        where = f" (not UTF-8 at {where})" if where else ""
+        raise BatchRejected(path, f"text is in none of the accepted encodings {', '.join(accepted)}{where}")
     return codecs.lookup(best.encoding).name  # 'utf_8' -> 'utf-8'
 
 
@@ -206,7 +236,8 @@ def _read_header(path: Path, encoding: str) -> list[str]:
         try:
             header = next(csv.reader(fh), None)
         except UnicodeDecodeError as exc:
-            raise BatchRejected(path, f"header is not {encoding}: {exc.reason}") from None
+            where = locate_decode_error(path, encoding)
+            raise BatchRejected(path, f"bytes that are not {encoding} at {where} ({exc.reason})") from None
     if not header or not any(h.strip() for h in header):
         raise BatchRejected(path, "the file is empty (no header)")
     return header
@@ -231,6 +262,9 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
         where = f" after row {after_row}" if after_row > 1 else ""
         if "straddl" in reason:  # Arrow: one record longer than a read block
             return BatchRejected(path, f"a record{where} is longer than {BLOCK_BYTES >> 20} MiB (a runaway field?)")
+        located = locate_decode_error(path, encoding) if isinstance(exc, UnicodeDecodeError) else ""
+        if located:
+            return BatchRejected(path, f"bytes that are not {encoding} at {located} ({reason})")
         return BatchRejected(path, f"bytes that are not {encoding}{where}: {reason}")
 
     try:
