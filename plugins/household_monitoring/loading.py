@@ -17,6 +17,12 @@ raw rows.
 A file that is unusable as a whole (empty, undecodable, a required column missing
 from the header) is *rejected*: no row of it is loaded, and every record that can
 be read is quarantined with the batch's reason.
+
+Columns a file has beyond its contract are kept per row in ``raw.<source>._extra``
+(jsonb) and the worksheet of an .xlsx row in ``_sheet``; both are only written when
+the file has them. A key that repeats within one file is resolved after the COPY
+(``_quarantine_duplicate_keys``): an identical copy is quarantined, conflicting
+versions all are.
 """
 
 from __future__ import annotations
