@@ -12,7 +12,8 @@ import json
 import os
 import re
 import secrets
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -303,3 +304,110 @@ def test_households_below_line_in_their_lowest_band(owner):
         "select count(*) from reporting.households_below_line where household_id = %s", (SCENARIO_HOUSEHOLDS["S1"],)
     ).fetchone()
     assert listed == (0,)
+
+
+# -- county daily report ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report_page(county_db, browser):
+    """The report of REPORT_DATE, written by the DAG's publish_report task, open in headless Chromium."""
+    path = Path(os.environ["HM_REPORTS_DIR"]) / REPORT_DATE.isoformat() / "index.html"
+    assert path.exists()
+    page = browser.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(path.as_uri())
+    page.requested = requested
+    yield page
+    page.close()
+
+
+def _cells(page, selector: str, *keys: str) -> dict:
+    """``{(data-key, ...): int(text)}`` of the table cells matching ``selector``, as the browser rendered them."""
+    found = page.eval_on_selector_all(
+        selector,
+        "(cells, keys) => cells.map(c => [keys.map(k => c.dataset[k]), c.innerText.trim(), c.dataset.count])",
+        list(keys),
+    )
+    assert all(text == count for _, text, count in found)  # the shown number is the recorded one
+    return {tuple(key): int(text) for key, text, _ in found}
+
+
+def test_report_is_offline_and_of_the_date(report_page):
+    assert all(url.startswith("file://") for url in report_page.requested), report_page.requested
+    assert report_page.get_attribute("#as-of", "data-date") == REPORT_DATE.isoformat()
+    assert report_page.title() == f"County daily report {REPORT_DATE}"
+    assert report_page.locator("script").count() == 0
+
+
+def test_report_charts_are_drawn(report_page):
+    for section in ("by-factor", "by-township", "trend", "overdue"):
+        size = report_page.eval_on_selector(
+            f"#chart-{section} svg", "svg => { const b = svg.getBoundingClientRect(); return [b.width, b.height]; }"
+        )
+        assert size[0] > 300 and size[1] > 100, section
+    bars = report_page.eval_on_selector_all(
+        "#chart-by-factor g[id^='factor-']", "gs => gs.map(g => [g.id, g.getBBox().height])"
+    )
+    drawn = {gid for gid, height in bars if height > 0}
+    expected = {f"factor-{code}-{level}" for (code, level) in _cells(report_page, "td[data-factor]", "factor", "level")}
+    assert drawn == expected
+    assert report_page.locator("#chart-trend g#trend-line").count() == 1
+
+
+def test_report_numbers_equal_the_marts(report_page, owner):
+    by_factor = owner.execute(
+        "select risk_factor_code, warning_level, count(*) from marts.fct_risk_warnings where is_open group by 1, 2"
+    ).fetchall()
+    assert _cells(report_page, "td[data-factor]", "factor", "level") == {(f, lv): n for f, lv, n in by_factor}
+    by_township = owner.execute(
+        """select households.township_code, warnings.warning_level, count(*)
+           from marts.fct_risk_warnings as warnings
+           inner join marts.mart_household_risk as households using (household_id)
+           where warnings.is_open group by 1, 2"""
+    ).fetchall()
+    assert _cells(report_page, "td[data-township]", "township", "level") == {(t, lv): n for t, lv, n in by_township}
+    overdue = owner.execute(
+        """select households.village_code, count(*)
+           from marts.fct_risk_warnings as warnings
+           inner join marts.mart_household_risk as households using (household_id)
+           where warnings.status = 'awaiting_verification' and warnings.is_home_visit_late group by 1"""
+    ).fetchall()
+    assert _cells(report_page, "td[data-village]", "village") == {(v,): n for v, n in overdue}
+    overdue_ids = owner.execute(
+        """select warning_id from marts.fct_risk_warnings
+           where status = 'awaiting_verification' and is_home_visit_late order by 1"""
+    ).fetchall()
+    shown = report_page.eval_on_selector_all("td[data-warning]", "cells => cells.map(c => c.innerText)")
+    assert sorted(shown) == [w for (w,) in overdue_ids]
+    assert len(shown) > 0
+    total_open = owner.execute("select count(*) from marts.fct_risk_warnings where is_open").fetchone()[0]
+    assert int(report_page.inner_text("#kpi-open").split()[0]) == total_open
+    trend = _cells(report_page, "td[data-day]", "day")
+    assert len(trend) == 30
+    raised_on_d1 = owner.execute("select count(*) from marts.fct_risk_warnings where raised_on = %s", (D1,)).fetchone()
+    assert trend[((D1 - timedelta(days=1)).isoformat(),)] == 0
+    assert trend[(D1.isoformat(),)] == raised_on_d1[0]  # nothing lifted on D1
+    assert trend[(REPORT_DATE.isoformat(),)] == total_open
+    # The bar labels in the chart show the same numbers.
+    labels = report_page.eval_on_selector_all("#chart-by-factor svg text", "ts => ts.map(t => t.textContent.trim())")
+    assert {str(n) for *_, n in by_factor} <= set(labels)
+
+
+def test_report_links_to_the_dbt_docs_and_data_docs(report_page, browser):
+    for link, marker in (("#link-dbt-docs", "dbt"), ("#link-data-docs", "medical_settlements__contract")):
+        href = report_page.get_attribute(link, "href")
+        target = (Path(os.environ["HM_REPORTS_DIR"]) / REPORT_DATE.isoformat() / href).resolve()
+        assert target.exists(), href
+        assert marker in target.read_text(encoding="utf-8")
+    index = Path(os.environ["HM_REPORTS_DIR"]) / "index.html"
+    page = browser.new_page()
+    page.goto(index.as_uri())
+    assert page.eval_on_selector_all("li a", "as => as.map(a => a.textContent)") == [
+        REPORT_DATE.isoformat(),
+        D2.isoformat(),
+        D1.isoformat(),
+        "dbt docs",
+    ]
+    page.close()
