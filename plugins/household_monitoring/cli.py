@@ -236,14 +236,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_dbt_sources(args: argparse.Namespace) -> int:
     from household_monitoring.contracts import load_contracts
-    from household_monitoring.dbt import render_sources, sources_path, write_sources
+    from household_monitoring.dbt import generated_files, write_sources
 
     contracts = load_contracts()
     if args.check:
         stale = [
-            str(sources_path(c))
-            for c in contracts.values()
-            if not sources_path(c).exists() or sources_path(c).read_text(encoding="utf-8") != render_sources(c)
+            str(path)
+            for path, text in generated_files(contracts).items()
+            if not path.exists() or path.read_text(encoding="utf-8") != text
         ]
         if stale:
             _say("stale dbt sources (run `hm dbt-sources`): " + ", ".join(stale))

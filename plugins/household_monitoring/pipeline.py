@@ -123,7 +123,11 @@ def publish_report(logical_date: date, db: Database) -> str:
 def audit_day(logical_date: date, db: Database) -> dict:
     """The day's reconciliation from the ledger; raises ``SourceFailed`` if a batch was held back.
 
-    Returns ``{"batches": n, "rows_read": n, "rows_loaded": n, "rows_quarantined": n}``.
+    Returns ``{"batches": n, "rows_read": n, "rows_loaded": n, "rows_quarantined": n,
+    "sources_without_file": [source, ...]}``. A source with no file for the day is a
+    freshness alert: logged as a warning (and in ``marts.fct_source_daily_scorecard``),
+    never a failure of the run, since a department that sends nothing on a holiday, or
+    sends monthly, is normal; a source past its contract's freshness is ``is_stale`` there.
     """
     with connect(db) as conn:
         rows = conn.execute(
@@ -142,6 +146,11 @@ def audit_day(logical_date: date, db: Database) -> dict:
         "rows_loaded": sum(r[4] for r in rows),
         "rows_quarantined": sum(r[5] for r in rows),
     }
+    sent = {source for source, *_ in rows}
+    silent = [source for source in load_contracts() if source not in sent]
+    totals["sources_without_file"] = silent
+    if silent:
+        log.warning("freshness alert for %s: no file from %s (logged, not a failure)", logical_date, ", ".join(silent))
     log.info("ledger for %s: %s", logical_date, totals)
     if held:
         raise SourceFailed(f"{len(held)} batch(es) of {logical_date} not published: " + "; ".join(held))
