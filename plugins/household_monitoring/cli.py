@@ -198,6 +198,8 @@ def _print_summary(db: config.Database, as_of: date) -> None:
     _say("                e.g. select * from marts.fct_risk_warnings where status = 'awaiting_verification';")
     _say("    ledger      select * from audit.load_batches;  quarantine.<source>;  audit.dq_results")
     _say(f"    Data Docs   {data_docs_index()}")
+    _say(f"    report      {config.reports_dir() / as_of.isoformat() / 'index.html'}  (dbt docs linked from it)")
+    _say("    roles       analyst (marts, reporting), auditor (audit, quarantine, lineage), hm_pipeline (writer)")
     if config.configured_database() is None or "HM_DATABASE_URL" in os.environ:
         _say("    (the private server stops after the run: `.venv/bin/hm db start` starts it again)")
 

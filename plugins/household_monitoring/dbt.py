@@ -89,6 +89,15 @@ def render_quarantine_sources(contracts: dict[str, Contract]) -> str:
                         "name": c.source,
                         "description": f"Refused rows of {c.source}: _batch_id, _logical_date, _row_number, "
                         "_sheet, raw_record (header -> text as sent), reasons ('column: problem').",
+                        "columns": [
+                            {
+                                "name": "raw_record",
+                                "description": "The refused record as sent (header -> text): it may hold resident "
+                                "IDs and names, so it is personal data (read by the auditor role, never by analysts).",
+                                "tags": ["pii"],
+                                "meta": {"pii": True},
+                            }
+                        ],
                     }
                     for c in contracts.values()
                 ],
