@@ -8,7 +8,9 @@ D2 (S1's home visit) and REPORT_DATE (the S2 warnings, still awaiting a visit, a
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 from datetime import date
 
@@ -18,7 +20,7 @@ import pytest
 from household_monitoring.cli import airflow_environment, ensure_airflow_db, run_dag
 from household_monitoring.database import connect, create_database, drop_database, migrate
 from household_monitoring.dbt import run_dbt
-from household_monitoring.sample_data.generator import D1, D2, generate_county
+from household_monitoring.sample_data.generator import D1, D2, SCENARIO_HOUSEHOLDS, generate_county
 
 pytestmark = pytest.mark.e2e
 REPORT_DATE = date(2024, 7, 22)
@@ -73,6 +75,9 @@ def _can_read(db, role: str, relation: str) -> bool:
 
 
 ANALYST_READS = [
+    "reporting.warnings_by_village_factor",
+    "reporting.households_below_line",
+    "reporting.time_to_verification",
     "marts.fct_risk_warnings",
     "marts.mart_household_income",
     "marts.mart_area_summary",
@@ -95,6 +100,7 @@ AUDITOR_READS = [
     "marts.fct_risk_warning_lineage",
 ]
 AUDITOR_DENIED = [
+    "reporting.households_below_line",
     "raw.household_register",
     "raw.verifications",
     "marts.fct_risk_warnings",
@@ -164,3 +170,136 @@ def test_migrating_again_in_parallel_is_safe(county_db, server):
             assert list(pool.map(run, [county_db, other, county_db, other])) == [True] * 4
     finally:
         drop_database(server, other.dbname)
+
+
+# -- personal data ---------------------------------------------------------------------------------------------
+
+#: An 18-digit resident ID (GB 11643: 17 digits and a check digit or X) standing alone in a value.
+RESIDENT_ID = r"(^|[^0-9A-Za-z])[0-9]{17}[0-9Xx]([^0-9A-Za-z]|$)"
+#: Columns whose values identify a person: resident IDs and the names of residents or officials.
+PERSON_COLUMN = re.compile(r"^(person_id|resident_id|id_number|person_name|name|verifier|.*_person_(id|name))$")
+
+
+def _relations(conn, schemas: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
+    return conn.execute(
+        """select c.table_schema, c.table_name, c.column_name, c.data_type
+           from information_schema.columns as c
+           inner join information_schema.tables as t using (table_schema, table_name)
+           where c.table_schema = any(%s)
+           order by 1, 2, c.ordinal_position""",
+        (list(schemas),),
+    ).fetchall()
+
+
+def _matches(conn, schema: str, table: str, column: str, data_type: str, names: list[str]) -> tuple[int, int]:
+    """(values that hold a resident ID, values equal to a resident's name) in one column (arrays unnested)."""
+    value = f'unnest("{column}")::text' if data_type == "ARRAY" else f'"{column}"::text'
+    return conn.execute(
+        f"""select count(*) filter (where v ~ %s), count(*) filter (where v = any(%s))
+            from (select {value} as v from "{schema}"."{table}") as values_""",
+        (RESIDENT_ID, names),
+    ).fetchone()
+
+
+def test_no_resident_id_or_resident_name_in_marts_or_reporting(owner):
+    names = [n for (n,) in owner.execute("select distinct person_name from raw.household_register")]
+    assert len(names) > 150
+    # The checks find what they look for: every register row has an ID and a name.
+    register = owner.execute("select count(*) from raw.household_register").fetchone()[0]
+    assert _matches(owner, "raw", "household_register", "person_id", "text", names)[0] == register
+    assert _matches(owner, "raw", "household_register", "person_name", "text", names)[1] == register
+    columns = _relations(owner, ("marts", "reporting"))
+    assert {schema for schema, *_ in columns} == {"marts", "reporting"}
+    assert len(columns) > 100
+    found = {
+        f"{schema}.{table}.{column}": hits
+        for schema, table, column, data_type in columns
+        if any(hits := _matches(owner, schema, table, column, data_type, names))
+    }
+    assert found == {}
+
+
+@pytest.fixture(scope="module")
+def manifest(county_db, var_dir):
+    return json.loads((var_dir / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_every_column_that_identifies_a_person_is_tagged_pii(owner, manifest):
+    documented = {}
+    for node in [*manifest["nodes"].values(), *manifest["sources"].values()]:
+        if node["resource_type"] in ("model", "source", "seed"):
+            documented[(node["schema"], node.get("alias") or node.get("identifier") or node["name"])] = node
+    person_columns = [
+        (schema, table, column)
+        for schema, table, column, _ in _relations(owner, ("raw", "staging", "intermediate", "marts", "reporting"))
+        if PERSON_COLUMN.match(column)
+    ]
+
+    def tagged(schema: str, table: str, column: str) -> bool:
+        entry = (documented.get((schema, table)) or {}).get("columns", {}).get(column) or {}
+        return "pii" in (entry.get("tags") or []) and (entry.get("meta") or {}).get("pii") is True
+
+    assert len(person_columns) >= 20, person_columns
+    assert [".".join(c) for c in person_columns if not tagged(*c)] == []
+    # Resident IDs stop at staging: no layer after it has a person_id column.
+    assert [c for c in person_columns if c[2] == "person_id" and c[0] in ("intermediate", "marts", "reporting")] == []
+
+
+# -- reporting views -------------------------------------------------------------------------------------------
+
+
+def test_warnings_by_village_factor_adds_up_to_the_warnings_mart(owner):
+    by_view = owner.execute(
+        """select risk_factor, warning_level, sum(open_warnings)::int, sum(warnings_raised)::int
+           from reporting.warnings_by_village_factor group by 1, 2 order by 1, 2"""
+    ).fetchall()
+    by_mart = owner.execute(
+        """select risk_factor, warning_level, (count(*) filter (where is_open))::int, count(*)::int
+           from marts.fct_risk_warnings group by 1, 2 order by 1, 2"""
+    ).fetchall()
+    assert by_view == by_mart
+    s1_village = owner.execute(
+        """select township_name, village_name, open_warnings, lifted_warnings from reporting.warnings_by_village_factor
+           where village_code = %s and risk_factor = 'illness' and warning_level = 'red'""",
+        (SCENARIO_HOUSEHOLDS["S1"][:12],),
+    ).fetchone()
+    # S1's warning, lifted on D2, and S2_3000_01's (3,000.01 yuan), awaiting a visit, in the same village.
+    assert s1_village == ("巴仁镇", "巴仁镇第1村", 1, 1)
+
+
+def test_time_to_verification_against_the_three_day_target(owner):
+    rows = owner.execute(
+        """select household_id, status, raised_on, visited_on, days_to_home_visit, days_awaiting_home_visit,
+                  target_days, is_late, is_overdue
+           from reporting.time_to_verification where household_id = any(%s) order by household_id""",
+        ([SCENARIO_HOUSEHOLDS[k] for k in ("S1", "S2_2000_01")],),
+    ).fetchall()
+    assert rows == [
+        (SCENARIO_HOUSEHOLDS["S1"], "lifted", D1, D2, 2, None, 3, False, False),
+        (SCENARIO_HOUSEHOLDS["S2_2000_01"], "awaiting_verification", D1, None, None, 7, 3, True, True),
+    ]
+    overdue = owner.execute("select count(*) from reporting.time_to_verification where is_overdue").fetchone()
+    expected = owner.execute(
+        "select count(*) from marts.fct_risk_warnings where status = 'awaiting_verification' and is_home_visit_late"
+    ).fetchone()
+    assert overdue == expected
+    assert overdue[0] > 0
+
+
+def test_households_below_line_in_their_lowest_band(owner):
+    bands = owner.execute("select band, count(*) from reporting.households_below_line group by 1 order by 1").fetchall()
+    expected = owner.execute(
+        """select case when per_capita_net_income < monitoring_line then 'below_line' else 'below_1_5x_line' end,
+                  count(*)
+           from marts.mart_household_income
+           where as_of_date = %s and per_capita_net_income < monitoring_line * 1.5
+           group by 1 order by 1""",
+        (REPORT_DATE,),
+    ).fetchall()
+    assert bands == expected
+    assert [b for b, _ in bands] == ["below_1_5x_line", "below_line"]
+    # S1 (9,192.79 yuan per person as of D2) is above 1.5 x 6,000: not listed.
+    listed = owner.execute(
+        "select count(*) from reporting.households_below_line where household_id = %s", (SCENARIO_HOUSEHOLDS["S1"],)
+    ).fetchone()
+    assert listed == (0,)

@@ -31,7 +31,7 @@ final as (
         end as evidence_ids,
         states.evidence_model,
         states.visit_id,
-        states.verifier,
+        {{ person_key('states.verifier') }} as verifier_key,
         states.verification_note
     from states
     left join rules

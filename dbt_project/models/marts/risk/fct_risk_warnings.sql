@@ -52,7 +52,7 @@ latest_visit as (
     select
         warning_id,
         visit_id,
-        verifier,
+        verifier_key,
         verification_note,
         row_number() over (partition by warning_id order by event_seq desc) as recency
     from events
@@ -85,7 +85,7 @@ final as (
         summary.signal_value,
         latest_signal.evidence_ids,
         latest_visit.visit_id as verification_visit_id,
-        latest_visit.verifier,
+        latest_visit.verifier_key,
         latest_visit.verification_note,
         {{ as_of_date() }} as as_of_date
     from latest
