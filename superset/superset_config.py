@@ -40,7 +40,9 @@ if SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
     SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"timeout": 30}}
 
 # The dashboards read the warehouse's reporting views only; no file uploads, no DML from SQL Lab.
-FEATURE_FLAGS = {"DASHBOARD_RBAC": False}
+# Render every chart of a dashboard at once (not only those scrolled into view): a printout or a
+# headless browser sees them all.
+FEATURE_FLAGS = {"DASHBOARD_VIRTUALIZATION": False}
 # Served on 127.0.0.1 over plain HTTP locally; behind a TLS proxy in production (set TALISMAN_ENABLED there).
 TALISMAN_ENABLED = os.environ.get("TALISMAN_ENABLED", "false").lower() in ("1", "true", "yes")
 # Charts show the marts as they are now: no result cache between a pipeline run and a look.
