@@ -129,7 +129,9 @@ for (const el of document.querySelectorAll('[data-test="chart-grid-component"]')
   const viz = el.getAttribute('data-test-viz-type');
   const error = el.querySelector('[role="alert"], .alert, [data-test="error-message"]');
   const chart = {viz: viz, error: error ? error.textContent.trim() : null, header: [], rows: null};
-  if (viz === 'big_number_total') {
+  if (el.querySelector('.chart-container .ant-empty')) {
+    chart.rows = [];  // "No results were returned for this query"
+  } else if (viz === 'big_number_total') {
     const line = el.querySelector('.header-line');
     if (line) chart.rows = [[line.textContent.trim()]];
   } else {
