@@ -199,6 +199,8 @@ def _print_summary(db: config.Database, as_of: date) -> None:
     _say("                e.g. select * from marts.fct_risk_warnings where status = 'awaiting_verification';")
     _say("    ledger      select * from audit.load_batches;  quarantine.<source>;  audit.dq_results")
     _say(f"    Data Docs   {data_docs_index()}")
+    _say(f"    report      {config.reports_dir() / as_of.isoformat() / 'index.html'}  (dbt docs linked from it)")
+    _say("    roles       analyst (marts, reporting), auditor (audit, quarantine, lineage), hm_pipeline (writer)")
     if config.configured_database() is None or "HM_DATABASE_URL" in os.environ:
         _say("    (the private server stops after the run: `.venv/bin/hm db start` starts it again)")
 
@@ -235,14 +237,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_dbt_sources(args: argparse.Namespace) -> int:
     from household_monitoring.contracts import load_contracts
-    from household_monitoring.dbt import render_sources, sources_path, write_sources
+    from household_monitoring.dbt import generated_files, write_sources
 
     contracts = load_contracts()
     if args.check:
         stale = [
-            str(sources_path(c))
-            for c in contracts.values()
-            if not sources_path(c).exists() or sources_path(c).read_text(encoding="utf-8") != render_sources(c)
+            str(path)
+            for path, text in generated_files(contracts).items()
+            if not path.exists() or path.read_text(encoding="utf-8") != text
         ]
         if stale:
             _say("stale dbt sources (run `hm dbt-sources`): " + ", ".join(stale))

@@ -16,6 +16,21 @@ Column types:
 ``integer``      a whole number.
 ``code``         one of ``values`` (canonical value -> list of accepted spellings).
 
+Options for departmental exports (each a rule of the contract, never a guess per row):
+
+``legacy_15``    on a ``resident_id`` column: ``convert`` turns a 15-digit ID (issued
+                 before 1999: area, YYMMDD, sequence) into its 18-digit form by
+                 GB 11643-1999 (insert the century ``19``, append the MOD 11-2 check
+                 character); ``quarantine`` (the default) refuses it.
+``width``        on a ``text`` column of digits: the code's fixed width. A number cell
+                 of an .xlsx file (Excel drops leading zeros) is padded with zeros to
+                 it; in a CSV file a shorter value is refused by the ``pattern``.
+``date_order``   ``YMD`` (default), ``DMY`` or ``MDY``: the order of the numeric
+                 day-month formats the source writes (``15/03/2024``). With ``YMD``
+                 such values are refused: day and month are never guessed per row.
+``sheets``       of an .xlsx source: ``first`` (default), ``all``, or a list of sheet
+                 names; rows keep their sheet in ``_sheet``.
+
 ``not_after_extract_date: true`` on a date column quarantines dates after the
 extract's logical date (a visit, discharge or payment reported before it happened).
 A contract with ``full_extract: true`` sends its whole population each time; the
@@ -64,6 +79,18 @@ RAW_METADATA_COLUMNS = (
     ("_logical_date", "date not null"),
     ("_row_number", "integer not null"),
 )
+#: Metadata columns that are only written when a file has them (no COPY cost otherwise):
+#: the worksheet of a row of an .xlsx file, and the values of the file's extra columns.
+RAW_OPTIONAL_COLUMNS = (
+    ("_sheet", "text"),
+    ("_extra", "jsonb"),
+)
+#: Numeric day-month formats by ``date_order`` (the contract's choice, never a guess per row).
+DATE_ORDER_FORMATS = {
+    "YMD": (),
+    "DMY": ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"),
+    "MDY": ("%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y"),
+}
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -85,6 +112,8 @@ class Column:
     pattern: str | None = None
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     not_after_extract_date: bool = False
+    legacy_15: str = "quarantine"
+    width: int | None = None
 
     @property
     def sql_type(self) -> str:
@@ -129,7 +158,14 @@ class Contract:
     freshness_error_days: int = 7
     full_extract: bool = False
     max_volume_drop: float = 0.10
+    date_order: str = "YMD"
+    sheets: tuple[str, ...] | str = "first"
     path: Path | None = None
+
+    @property
+    def all_date_formats(self) -> tuple[str, ...]:
+        """The contract's date formats plus the day-month ones of its ``date_order``."""
+        return self.date_formats + DATE_ORDER_FORMATS[self.date_order]
 
     @property
     def raw_table(self) -> str:
@@ -155,6 +191,7 @@ class Contract:
         cols += [f"{name} {typ}" for name, typ in RAW_METADATA_COLUMNS]
         return [
             f"create table if not exists {self.raw_table} (\n  " + ",\n  ".join(cols) + "\n)",
+            *(f"alter table {self.raw_table} add column if not exists {n} {t}" for n, t in RAW_OPTIONAL_COLUMNS),
             f"create index if not exists {self.source}_batch_idx on {self.raw_table} using brin (_batch_id)",
         ]
 
@@ -172,6 +209,7 @@ class Contract:
   raw_record jsonb not null,
   reasons text[] not null
 )""",
+            f"alter table {self.quarantine_table} add column if not exists _sheet text",
             f"create index if not exists {self.source}_q_batch_idx on {self.quarantine_table} (_batch_id)",
         ]
 
@@ -189,6 +227,9 @@ def _column(path: Path, spec: dict) -> Column:
     if typ == "code" and not values:
         raise ContractError(f"{path}: code column {name!r} needs 'values'")
     aliases = tuple(str(a) for a in spec.get("aliases") or ()) or (name,)
+    legacy = str(spec.get("legacy_15", "quarantine"))
+    if legacy not in ("convert", "quarantine"):
+        raise ContractError(f"{path}: column {name!r}: legacy_15 must be convert or quarantine, not {legacy!r}")
     return Column(
         name=name,
         type=typ,
@@ -199,6 +240,8 @@ def _column(path: Path, spec: dict) -> Column:
         pattern=spec.get("pattern"),
         values=values,
         not_after_extract_date=bool(spec.get("not_after_extract_date", False)),
+        legacy_15=legacy,
+        width=int(spec["width"]) if spec.get("width") is not None else None,
     )
 
 
@@ -231,6 +274,17 @@ def load_contract(path: Path) -> Contract:
         if set(keys) - names:
             raise ContractError(f"{path}: keys {sorted(set(keys) - names)} are not columns")
         freshness = spec.get("freshness") or {}
+        date_order = str(spec.get("date_order", "YMD")).upper()
+        if date_order not in DATE_ORDER_FORMATS:
+            raise ContractError(f"{path}: date_order must be one of {sorted(DATE_ORDER_FORMATS)}, not {date_order!r}")
+        sheets = spec.get("sheets", "first")
+        sheets = tuple(str(s) for s in sheets) if isinstance(sheets, list) else str(sheets)
+        if isinstance(sheets, str) and sheets not in ("first", "all"):
+            raise ContractError(f"{path}: sheets must be first, all or a list of sheet names, not {sheets!r}")
+        row_rules = tuple(_row_rule(path, r, names) for r in spec.get("row_rules") or ())
+        missing_keys = [k for k in keys if not next(c for c in columns if c.name == k).required]
+        if missing_keys:
+            raise ContractError(f"{path}: key columns {missing_keys} must be required (a NULL key is quarantined)")
         return Contract(
             source=spec["source"],
             department=spec.get("department", ""),
@@ -240,12 +294,14 @@ def load_contract(path: Path) -> Contract:
             encodings=tuple(spec.get("encodings") or ("utf-8",)),
             keys=keys,
             columns=columns,
-            row_rules=tuple(_row_rule(path, r, names) for r in spec.get("row_rules") or ()),
+            row_rules=row_rules,
             date_formats=tuple(spec.get("date_formats") or DEFAULT_DATE_FORMATS),
             freshness_warn_days=int(freshness.get("warn_after_days", 2)),
             freshness_error_days=int(freshness.get("error_after_days", 7)),
             full_extract=bool(spec.get("full_extract", False)),
             max_volume_drop=float(spec.get("max_volume_drop", 0.10)),
+            date_order=date_order,
+            sheets=sheets,
             path=Path(path),
         )
     except KeyError as exc:

@@ -75,13 +75,75 @@ def render_sources(contract: Contract) -> str:
     return GENERATED_NOTE.format(source=contract.source) + body
 
 
+def render_quarantine_sources(contracts: dict[str, Contract]) -> str:
+    """The dbt source ``quarantine``: one table per contract (the loader's refused rows)."""
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": "quarantine",
+                "description": "Rows the loader refused, with their original text and reasons; one table per contract.",
+                "schema": "quarantine",
+                "tables": [
+                    {
+                        "name": c.source,
+                        "description": f"Refused rows of {c.source}: _batch_id, _logical_date, _row_number, "
+                        "_sheet, raw_record (header -> text as sent), reasons ('column: problem').",
+                        "columns": [
+                            {
+                                "name": "raw_record",
+                                "description": "The refused record as sent (header -> text): it may hold resident "
+                                "IDs and names, so it is personal data (read by the auditor role, never by analysts).",
+                                "tags": ["pii"],
+                                "meta": {"pii": True},
+                            }
+                        ],
+                    }
+                    for c in contracts.values()
+                ],
+            }
+        ],
+    }
+    note = "# Generated from expectations/contracts/*.yml by `hm dbt-sources`; do not edit.\n"
+    return note + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
+
+
+def render_contract_sources_macro(contracts: dict[str, Contract]) -> str:
+    """The dbt macro ``contract_sources()``: every contract's source and freshness, known at parse time.
+
+    Models that cover every source (the scorecard) loop over it; a ``graph`` lookup would
+    be empty while dbt parses, and ``source()`` calls must be seen then.
+    """
+    items = ",\n        ".join(
+        f"{{'name': '{c.source}', 'warn_after_days': {c.freshness_warn_days}, "
+        f"'error_after_days': {c.freshness_error_days}}}"
+        for c in contracts.values()
+    )
+    return (
+        "{#- Generated from expectations/contracts/*.yml by `hm dbt-sources`; do not edit.\n"
+        "    Every contract's source with its freshness (days), in file-name order. -#}\n"
+        "{% macro contract_sources() -%}\n"
+        f"    {{{{ return([\n        {items}\n    ]) }}}}\n"
+        "{%- endmacro %}\n"
+    )
+
+
+def generated_files(contracts: dict[str, Contract], project_dir: Path = DBT_PROJECT_DIR) -> dict[Path, str]:
+    """Every file ``hm dbt-sources`` writes, path -> text."""
+    files = {sources_path(c, project_dir): render_sources(c) for c in contracts.values()}
+    files[project_dir / "models" / "staging" / "audit" / "_quarantine__sources.yml"] = render_quarantine_sources(
+        contracts
+    )
+    files[project_dir / "macros" / "contract_sources.sql"] = render_contract_sources_macro(contracts)
+    return files
+
+
 def write_sources(contracts: dict[str, Contract], project_dir: Path = DBT_PROJECT_DIR) -> list[Path]:
-    """Write every contract's sources file; return the paths written."""
+    """Write every contract's sources file, the quarantine sources and the source list macro; return the paths."""
     written = []
-    for contract in contracts.values():
-        path = sources_path(contract, project_dir)
+    for path, text in generated_files(contracts, project_dir).items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_sources(contract), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 

@@ -16,11 +16,18 @@ Rules and their sources:
   else ambiguous (``1,,0``, ``12.345``, ``1.234,5``) is refused, and so are
   negative amounts (no extract carries one).
 - Dates: the contract's ``date_formats`` (strptime syntax, ``%Y %m %d`` only), in
-  order; a date must exist (no 30 February) and fall in 1900..2100.
+  order, plus the day-month formats of its ``date_order``; a date must exist (no 30
+  February) and fall in 1900..2100. Without a ``date_order``, ``15/03/2024`` is
+  refused as day-month order unknown: one column is read one way, never per row.
 - Resident IDs: GB 11643-1999: 17 digits and a check character (MOD 11-2,
   ``X`` for 10), a real birth date, and an area code that python-stdnum's
   division database (``stdnum.cn.ric.get_birth_place``) knows for the birth
-  year; the test suite checks this against ``stdnum.cn.ric.is_valid``.
+  year; the test suite checks this against ``stdnum.cn.ric.is_valid``. Upper-cased
+  (``x`` -> ``X``) and stripped of surrounding spaces. A 15-digit ID (GB 11643-1989,
+  before 1999) is converted to 18 digits when the contract says ``legacy_15:
+  convert`` (century ``19`` inserted, check character computed), else refused. An
+  ID written as a number (``6.53129e+17``, ``653129...995.0``: a float column or a
+  spreadsheet) is refused: a float keeps ~15 digits, so the ID is lost.
 """
 
 from __future__ import annotations
@@ -139,14 +146,25 @@ def _components(struct: pa.Array, field: str) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.cast(pc.struct_field(struct, field), pa.int64()), 0), dtype=np.int64)
 
 
-def check_date(name: str, raw: pa.Array, formats: tuple[str, ...]) -> ColumnResult:
+#: A numeric date with the year last (``15/03/2024``, ``3-4-2024``): day-first or month-first.
+_DAY_MONTH = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}$"
+
+
+def check_date(name: str, raw: pa.Array, formats: tuple[str, ...], day_month_known: bool = False) -> ColumnResult:
+    """Dates in ``formats`` (tried in order) -> ``date32``; problems name the cell.
+
+    ``day_month_known``: the contract set a ``date_order``; otherwise a year-last numeric
+    date is refused with ``day-month order unknown`` rather than read one way or the other.
+    """
     # Extracts repeat few distinct dates: check each distinct text once.
     encoded = pc.dictionary_encode(raw)
-    distinct = _check_distinct_dates(name, encoded.dictionary, formats)
+    distinct = _check_distinct_dates(name, encoded.dictionary, formats, day_month_known)
     return ColumnResult(pc.take(distinct.values, encoded.indices), pc.take(distinct.problems, encoded.indices))
 
 
-def _check_distinct_dates(name: str, raw: pa.Array, formats: tuple[str, ...]) -> ColumnResult:
+def _check_distinct_dates(
+    name: str, raw: pa.Array, formats: tuple[str, ...], day_month_known: bool = False
+) -> ColumnResult:
     text = _blank_to_null(raw)
     n = len(text)
     y = np.zeros(n, np.int64)
@@ -164,7 +182,14 @@ def _check_distinct_dates(name: str, raw: pa.Array, formats: tuple[str, ...]) ->
     dates, real = _ymd_to_dates(y, m, d)
     present = np.asarray(pc.is_valid(text))
     values = pa.array(dates, pa.date32(), mask=~(matched & real))
+    day_month = np.asarray(pc.fill_null(pc.match_substring_regex(text, _DAY_MONTH), False))
+    unknown_order = present & ~matched & day_month & (not day_month_known)
     problems = merge_problems(
+        _problem(
+            pa.array(unknown_order),
+            f"{name}: day-month order unknown (the contract sets no date_order, none is guessed): ",
+            raw,
+        ),
         _problem(pa.array(present & ~matched), f"{name}: not a date in {' or '.join(formats)}: ", raw),
         _problem(pa.array(present & matched & ~real), f"{name}: impossible date: ", raw),
     )
@@ -190,8 +215,41 @@ def _fixed_width_bytes(strings: pa.Array, width: int) -> np.ndarray:
     return data.reshape(-1, width)
 
 
-def check_resident_id(name: str, raw: pa.Array) -> ColumnResult:
+#: An ID written as a number: ``6.53129E+17`` or ``653129201902207995.0``.
+_ID_AS_NUMBER = r"^\d(\.\d+)?E\+?\d+$|^\d+\.0*$"
+
+
+def convert_legacy_id(legacy: str) -> str:
+    """A 15-digit resident ID (GB 11643-1989) -> its 18-digit form (GB 11643-1999).
+
+    Area (6) + ``19`` + YYMMDD + sequence (3) + MOD 11-2 check character: every
+    15-digit ID was issued to a person born in the 1900s (the 1999 standard replaced it).
+    """
+    base = legacy[:6] + "19" + legacy[6:]
+    return base + ric.calc_check_digit(base + "0")
+
+
+def check_resident_id(name: str, raw: pa.Array, legacy_15: str = "quarantine") -> ColumnResult:
+    """Resident IDs -> canonical 18-character text (upper-case X) or a problem naming the rule.
+
+    ``legacy_15``: ``convert`` or ``quarantine`` 15-digit IDs (the contract's choice).
+    """
     text = pc.utf8_upper(_blank_to_null(raw))
+    as_number = pc.fill_null(pc.match_substring_regex(text, _ID_AS_NUMBER), False)
+    legacy = pc.fill_null(pc.match_substring_regex(text, r"^\d{15}$"), False)
+    legacy_problem = pa.nulls(len(text), pa.string())
+    if pc.any(legacy).as_py():
+        if legacy_15 == "convert":
+            olds = pc.if_else(legacy, text, _NULL_STR).to_pylist()
+            converted = [convert_legacy_id(v) if v is not None else None for v in olds]
+            text = pc.if_else(legacy, pa.array(converted, pa.string()), text)
+        else:
+            legacy_problem = _problem(
+                legacy, f"{name}: 15-digit resident ID (before 1999); the contract does not convert them (legacy_15)"
+            )
+    number_problem = _problem(
+        as_number, f"{name}: resident ID written as a number (a float keeps ~15 digits, the ID is lost): ", raw
+    )
     shaped = np.asarray(pc.fill_null(pc.match_substring_regex(text, r"^\d{17}[\dX]$"), False))
     lengths = pc.utf8_length(text)
     n = len(text)
@@ -216,6 +274,8 @@ def check_resident_id(name: str, raw: pa.Array) -> ColumnResult:
     present = np.asarray(pc.is_valid(text))
     bad_length = pc.and_(pc.is_valid(text), pc.not_equal(lengths, 18))
     problems = merge_problems(
+        number_problem,
+        legacy_problem,
         pc.if_else(
             pc.fill_null(bad_length, False),
             pc.binary_join_element_wise(
@@ -282,9 +342,9 @@ def _check_column(column: Column, contract: Contract, raw: pa.Array) -> ColumnRe
     if column.type == "integer":
         return check_integer(column.name, raw)
     if column.type == "date":
-        return check_date(column.name, raw, contract.date_formats)
+        return check_date(column.name, raw, contract.all_date_formats, contract.date_order != "YMD")
     if column.type == "resident_id":
-        return check_resident_id(column.name, raw)
+        return check_resident_id(column.name, raw, column.legacy_15)
     if column.type == "code":
         return check_code(column, raw)
     return check_text(column, raw)

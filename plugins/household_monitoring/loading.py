@@ -102,8 +102,19 @@ def _copy_field(value: str | None) -> str:
 class _BlockChecker:
     """Checks blocks of records against the contract, column-wise (see ``fields``)."""
 
-    def __init__(self, contract: Contract, positions: list[str | None], batch_id: int, logical_date: date):
+    def __init__(
+        self,
+        contract: Contract,
+        positions: list[str | None],
+        batch_id: int,
+        logical_date: date,
+        header: list[str] | None = None,
+        with_sheet: bool = False,
+    ):
         self.contract = contract
+        self.header = header or []
+        self.extra_positions = [pos for pos, name in enumerate(positions) if name is None]
+        self.with_sheet = with_sheet
         self.batch_id = pa.scalar(batch_id, pa.int64())
         self.logical_date = pa.scalar(logical_date, pa.date32())
         self.logical_date_value = logical_date
@@ -150,8 +161,26 @@ class _BlockChecker:
         columns.append(pa.repeat(self.logical_date, kept))
         columns.append(row_numbers)
         names = self.contract.column_names + [name for name, _ in RAW_METADATA_COLUMNS]
+        # Optional metadata only when the file has it: a plain CSV pays nothing for it.
+        keep = pa.array(~any_problem) if bad.size else None
+        if self.with_sheet:
+            columns.append(block.sheets if keep is None else pc.filter(block.sheets, keep))
+            names.append("_sheet")
+        if self.extra_positions:
+            columns.append(self._extra_json(block, keep))
+            names.append("_extra")
         table = pa.Table.from_arrays(columns, names=names)
         return table, bad, reasons
+
+    def _extra_json(self, block: Block, keep: pa.Array | None) -> pa.Array:
+        """The file's extra columns of each kept row as JSON text ``{header: value}`` (for ``_extra``)."""
+        cells = [block.columns[pos] for pos in self.extra_positions]
+        cells = cells if keep is None else [pc.filter(c, keep) for c in cells]
+        names = [self.header[pos] if pos < len(self.header) else f"_field_{pos + 1}" for pos in self.extra_positions]
+        lists = [c.to_pylist() for c in cells]
+        return pa.array(
+            [_json_text(dict(zip(names, row, strict=True))) for row in zip(*lists, strict=True)], pa.string()
+        )
 
 
 class _QuarantineSpool:
@@ -163,19 +192,27 @@ class _QuarantineSpool:
         self.count = 0
         self.file = tempfile.SpooledTemporaryFile(max_size=_QUARANTINE_SPOOL_BYTES, mode="w+b")  # noqa: SIM115
 
-    def add(self, row_number: int, fields: list[str], reasons: list[str]) -> None:
-        record = {
-            (self.header[i] if i < len(self.header) else f"_field_{i + 1}"): value for i, value in enumerate(fields)
-        }
+    def add(self, row_number: int, fields: list[str] | dict, reasons: list[str], sheet: str | None = None) -> None:
+        """Spool one record: its fields in header order (or a ready ``{header: value}`` mapping)."""
+        record = (
+            fields
+            if isinstance(fields, dict)
+            else {
+                (self.header[i] if i < len(self.header) else f"_field_{i + 1}"): value for i, value in enumerate(fields)
+            }
+        )
         array = "{" + ",".join(_json_text(r) for r in reasons) + "}"
-        line = f"{self.prefix}{row_number}\t{_copy_field(_json_text(record))}\t{_copy_field(array)}\n"
+        line = (
+            f"{self.prefix}{row_number}\t{_copy_field(_json_text(record))}\t{_copy_field(array)}"
+            f"\t{_copy_field(sheet)}\n"
+        )
         self.file.write(line.encode("utf-8"))
         self.count += 1
 
     def copy_into(self, cur: psycopg.Cursor, table: str) -> None:
         """COPY the spool into the quarantine table."""
         self.file.seek(0)
-        columns = "_batch_id, _logical_date, _row_number, raw_record, reasons"
+        columns = "_batch_id, _logical_date, _row_number, raw_record, reasons, _sheet"
         with cur.copy(f"copy {table} ({columns}) from stdin") as copy:
             while block := self.file.read(1 << 20):
                 copy.write(block)
@@ -187,31 +224,111 @@ class _QuarantineSpool:
 def _stream_batch(
     cur, contract: Contract, extract: Extract, spool: _QuarantineSpool, batch_id: int, logical_date: date
 ) -> tuple[int, int]:
-    """COPY the good records of ``extract`` into raw, spool the bad ones; return (read, loaded)."""
-    checker = _BlockChecker(contract, extract.positions, batch_id, logical_date)
-    columns = ", ".join(contract.column_names + [name for name, _ in RAW_METADATA_COLUMNS])
+    """COPY the good records of ``extract`` into raw, spool the bad ones; return (read, loaded).
+
+    Then a key that occurs more than once among the loaded rows of the file is resolved
+    (see ``_quarantine_duplicate_keys``).
+    """
+    checker = _BlockChecker(contract, extract.positions, batch_id, logical_date, extract.header, extract.with_sheet)
+    names = contract.column_names + [name for name, _ in RAW_METADATA_COLUMNS]
+    if extract.with_sheet:
+        names.append("_sheet")
+    if extract.extra_columns:
+        names.append("_extra")
     read = loaded = 0
+    keys: list[pa.Array] = []
     options = pacsv.WriteOptions(include_header=False)
     # psycopg's default writer sends from a worker thread: the server parses one block while
     # Python checks the next (Arrow compute releases the GIL).
-    with cur.copy(f"copy {contract.raw_table} ({columns}) from stdin (format csv)") as copy:
+    with cur.copy(f"copy {contract.raw_table} ({', '.join(names)}) from stdin (format csv)") as copy:
         for block, bad_records in extract.blocks():
             read += len(block) + len(bad_records)
             for bad in bad_records:
-                spool.add(bad.row_number, bad.fields, [bad.reason])
+                spool.add(bad.row_number, bad.fields, [bad.reason], bad.sheet)
             if not len(block):
                 continue
             table, bad_rows, reasons = checker.check(block)
             if bad_rows.size:
                 originals = [pc.take(col, pa.array(bad_rows)).to_pylist() for col in block.columns]
+                sheets = pc.take(block.sheets, pa.array(bad_rows)).to_pylist() if extract.with_sheet else None
                 for j, i in enumerate(bad_rows):
-                    spool.add(int(block.row_numbers[i]), [col[j] for col in originals], reasons[j])
+                    sheet = sheets[j] if sheets else None
+                    spool.add(int(block.row_numbers[i]), [col[j] for col in originals], reasons[j], sheet)
             if table.num_rows:
+                keys.append(_key_text(table, contract))
                 sink = pa.BufferOutputStream()
                 pacsv.write_csv(table, sink, options)
                 copy.write(memoryview(sink.getvalue()))
                 loaded += table.num_rows
+    if keys:
+        loaded -= _quarantine_duplicate_keys(cur, contract, extract, spool, batch_id, pa.chunked_array(keys))
     return read, loaded
+
+
+def _key_text(table: pa.Table, contract: Contract) -> pa.Array:
+    """The key of each row as one string (key columns joined by a unit separator)."""
+    parts = [pc.cast(table.column(k), pa.string()) for k in contract.keys]
+    if len(parts) == 1:
+        return parts[0].combine_chunks()
+    return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
+
+
+def _quarantine_duplicate_keys(
+    cur, contract: Contract, extract: Extract, spool: _QuarantineSpool, batch_id: int, keys: pa.ChunkedArray
+) -> int:
+    """Move rows whose key occurs twice or more in the file from raw to the quarantine; return how many.
+
+    The rule (one file is one statement of the source, so a key can mean only one record):
+    the same record twice (every value equal) keeps its first row and quarantines the
+    others as ``duplicate of row N``; different records under one key are all
+    quarantined, since which one is right cannot be told. A correction sent in a later
+    file is not a duplicate: staging keeps the latest version (earlier ones stay in raw).
+    Costs one ``value_counts`` over the keys; SQL runs only when a key repeats.
+    """
+    counts = pc.value_counts(keys)
+    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    if not len(repeated):
+        return 0
+    columns = contract.column_names
+    key_sql = (
+        contract.keys[0]
+        if len(contract.keys) == 1
+        else "concat_ws(chr(31), " + ", ".join(f"{k}::text" for k in contract.keys) + ")"
+    )
+    cur.execute(
+        f"""select ctid::text, {key_sql}, _row_number, _sheet, md5(row({", ".join(columns)})::text),
+                  (select jsonb_object_agg(key, value) from jsonb_each_text(
+                     to_jsonb(r) - '_batch_id' - '_logical_date' - '_row_number' - '_sheet' - '_extra')), _extra
+            from {contract.raw_table} as r
+            where _batch_id = %s and {key_sql} = any(%s)
+            order by _sheet nulls first, _row_number""",
+        (batch_id, repeated.to_pylist()),
+    )
+    groups: dict[str, list[tuple]] = {}
+    for row in cur.fetchall():
+        groups.setdefault(row[1], []).append(row)
+    header_of = {name: extract.header[pos] for pos, name in enumerate(extract.positions) if name is not None}
+    key_label = ", ".join(contract.keys)
+    moved: list[str] = []
+    for key, rows in groups.items():
+        where = [f"{r[3]}!{r[2]}" if r[3] else str(r[2]) for r in rows]
+        if len({r[4] for r in rows}) == 1:
+            to_move = rows[1:]
+            reason = f"{key_label}: duplicate of row {where[0]} (the same record twice in the file)"
+        else:
+            to_move = rows
+            shown = key.replace("\x1f", ", ")
+            reason = (
+                f"{key_label}: {shown!r} is in rows {', '.join(where)} with different values"
+                " (which one is right cannot be told)"
+            )
+        for ctid, _, row_number, sheet, _, values, extra in to_move:
+            record = {header_of.get(name, name): value for name, value in values.items() if name in header_of}
+            record.update(extra or {})
+            spool.add(row_number, {k: (None if v is None else str(v)) for k, v in record.items()}, [reason], sheet)
+            moved.append(ctid)
+    cur.execute(f"delete from {contract.raw_table} where ctid = any(%s::tid[])", (moved,))
+    return len(moved)
 
 
 def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -318,7 +435,7 @@ def load_file(
                     f"same content as batch {twin[0]} ({twin[1]}, {twin[2]}): its records keep their first date"
                 )
             if result.extra_columns:
-                notes.append(f"extra columns kept out of raw: {', '.join(result.extra_columns)}")
+                notes.append(f"extra columns kept in raw._extra: {', '.join(result.extra_columns)}")
             if notes:
                 result.message = f"{path.name}: " + "; ".join(notes)
         except Exception as error:  # one file's failure rejects that file only, never its neighbours

@@ -108,10 +108,26 @@ def build_marts(logical_date: date, db: Database) -> None:
     run_dbt(["build", "--vars", f"{{as_of_date: '{logical_date.isoformat()}'}}"], db=db, salt=id_salt())
 
 
+def publish_report(logical_date: date, db: Database) -> str:
+    """dbt docs, then the county daily report of ``logical_date`` (``report``); returns the report's path.
+
+    Run after ``build_marts`` for the same date: raises ``report.ReportError`` when the
+    marts describe another date, ``DbtFailed`` when ``dbt docs generate`` fails.
+    """
+    from household_monitoring.report import generate_dbt_docs, render_report
+
+    generate_dbt_docs(db, id_salt())
+    return str(render_report(logical_date, db))
+
+
 def audit_day(logical_date: date, db: Database) -> dict:
     """The day's reconciliation from the ledger; raises ``SourceFailed`` if a batch was held back.
 
-    Returns ``{"batches": n, "rows_read": n, "rows_loaded": n, "rows_quarantined": n}``.
+    Returns ``{"batches": n, "rows_read": n, "rows_loaded": n, "rows_quarantined": n,
+    "sources_without_file": [source, ...]}``. A source with no file for the day is a
+    freshness alert: logged as a warning (and in ``marts.fct_source_daily_scorecard``),
+    never a failure of the run, since a department that sends nothing on a holiday, or
+    sends monthly, is normal; a source past its contract's freshness is ``is_stale`` there.
     """
     with connect(db) as conn:
         rows = conn.execute(
@@ -130,6 +146,11 @@ def audit_day(logical_date: date, db: Database) -> dict:
         "rows_loaded": sum(r[4] for r in rows),
         "rows_quarantined": sum(r[5] for r in rows),
     }
+    sent = {source for source, *_ in rows}
+    silent = [source for source in load_contracts() if source not in sent]
+    totals["sources_without_file"] = silent
+    if silent:
+        log.warning("freshness alert for %s: no file from %s (logged, not a failure)", logical_date, ", ".join(silent))
     log.info("ledger for %s: %s", logical_date, totals)
     if held:
         raise SourceFailed(f"{len(held)} batch(es) of {logical_date} not published: " + "; ".join(held))

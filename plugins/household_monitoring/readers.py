@@ -1,9 +1,14 @@
 """Readers: an extract file (bytes) -> header mapping and records of text cells.
 
 CSV files are decoded strictly in one of the contract's encodings, chosen from the
-first bytes with charset-normalizer (a UTF-8 byte-order mark decides at once);
+first bytes with charset-normalizer (a UTF-8 or UTF-16 byte-order mark decides at
+once; UTF-16 without one is recognised by its zero bytes);
 bytes that do not decode reject the batch, never turn into replacement
-characters. Excel (.xlsx) files are read with openpyxl in read-only mode. Headers
+characters. Excel (.xlsx) files are read with openpyxl in read-only mode, from the
+sheets the contract names: number cells in date columns are Excel serial dates
+(1900 or 1904 system), number cells in fixed-width code columns get back their
+leading zeros, and a number cell holding more than 15 digits (resident IDs,
+household numbers) is refused because Excel kept only 15 of them. Headers
 may be Chinese or English: the contract's aliases map them to column names.
 
 Records are numbered as a spreadsheet shows them: the header is row 1, the first
@@ -16,7 +21,7 @@ import codecs
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +36,7 @@ BLOCK_BYTES = 1 << 20  # 4 MiB blocks measured ~130 MB more peak memory for 1M r
 #: Bytes looked at to choose the encoding.
 SNIFF_BYTES = 1 << 18
 _UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 # A field of a real extract may be long (notes); the csv module's default cap is 128 KiB.
 csv.field_size_limit(16 * 1024 * 1024)
@@ -65,6 +71,7 @@ class Block:
 
     columns: list[pa.Array]
     row_numbers: np.ndarray
+    sheets: pa.Array | None = None  # the worksheet of each record (.xlsx only)
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -77,6 +84,7 @@ class BadRecord:
     row_number: int
     fields: list[str]
     reason: str
+    sheet: str | None = None
 
 
 @dataclass
@@ -93,6 +101,7 @@ class Extract:
     header: list[str]
     positions: list[str | None]
     extra_columns: list[str] = field(default_factory=list)
+    with_sheet: bool = False  # records carry their worksheet (.xlsx read from named or all sheets)
     _blocks: Iterator[tuple[Block, list[BadRecord]]] | None = None
     _close: object = None
 
@@ -104,14 +113,70 @@ class Extract:
             self._close()
 
 
-def detect_encoding(path: Path, sample: bytes, accepted: tuple[str, ...]) -> str:
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when the first bytes look like UTF-16 text without a BOM.
+
+    Text of Chinese headers and ASCII digits in UTF-16 has a zero byte in most of its
+    odd (LE) or even (BE) positions; UTF-8 and GB18030 text has almost none.
+    """
+    sample = head[:4096]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def locate_decode_error(path: Path, encoding: str) -> str:
+    """Where a file first stops decoding in ``encoding``: ``'line L, byte offset O: ff fe'``.
+
+    Lines are counted as the text shows them (a quoted field with a line break spans
+    two). Reads the file in 1 MiB blocks with an incremental strict decoder; returns
+    ``''`` when the whole file decodes.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    line, offset = 1, 0
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1 << 20)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                data = exc.object
+                good = data[: exc.start].decode(encoding, errors="ignore")
+                at = offset + len(block) - len(data) + exc.start
+                bad = " ".join(f"{b:02x}" for b in data[exc.start : exc.end])
+                return f"line {line + good.count(chr(10))}, byte offset {at}: {bad}"
+            line += text.count("\n")
+            offset += len(block)
+            if not block:
+                return ""
+
+
+def _accepts_utf16(accepted: tuple[str, ...]) -> bool:
+    return any(codecs.lookup(e).name.startswith("utf-16") for e in accepted)
+
+
+def detect_encoding(path: Path, sample: bytes, accepted: tuple[str, ...], head: bytes | None = None) -> str:
     """The encoding of a CSV file among the contract's accepted encodings.
 
-    A UTF-8 byte-order mark means ``utf-8-sig``; a sample that decodes as UTF-8 is
+    ``head``: the file's first bytes (default: ``sample``). A UTF-16 byte-order mark
+    means ``utf-16`` and zero bytes in every other position ``utf-16-le``/``-be``
+    (refused unless the contract accepts ``utf-16``); a UTF-8 byte-order mark means
+    ``utf-8-sig``; a sample that decodes as UTF-8 is
     UTF-8 (strict UTF-8 almost never accepts GBK text); otherwise charset-normalizer
     chooses among the other accepted encodings. Raises ``BatchRejected`` when no
     accepted encoding decodes the sample.
     """
+    head = sample if head is None else head
+    utf16 = "utf-16" if head.startswith(_UTF16_BOMS) else _utf16_without_bom(head)
+    if utf16:
+        if not _accepts_utf16(accepted):
+            raise BatchRejected(path, f"text is UTF-16, not one of the accepted encodings {', '.join(accepted)}")
+        return utf16
     if sample.startswith(_UTF8_BOM) and any(e.replace("_", "-").lower().startswith("utf-8") for e in accepted):
         return "utf-8-sig"
     if not sample:
@@ -127,9 +192,13 @@ def detect_encoding(path: Path, sample: bytes, accepted: tuple[str, ...]) -> str
             return "utf-8"
         except UnicodeDecodeError:
             pass
-    best = from_bytes(sample, cp_isolation=[n for n in names if n != "utf-8"] or names).best()
+    # UTF-16 is recognised above (BOM, zero bytes) and never guessed from statistics.
+    candidates = [n for n in names if n != "utf-8" and not n.startswith("utf-16")]
+    best = from_bytes(sample, cp_isolation=candidates).best() if candidates else None
     if best is None:
-        raise BatchRejected(path, f"text is in none of the accepted encodings {', '.join(accepted)}")
+        where = locate_decode_error(path, "utf-8") if "utf-8" in names else ""
+        where = f" (not UTF-8 at {where})" if where else ""
+        raise BatchRejected(path, f"text is in none of the accepted encodings {', '.join(accepted)}{where}")
     return codecs.lookup(best.encoding).name  # 'utf_8' -> 'utf-8'
 
 
@@ -167,7 +236,8 @@ def _read_header(path: Path, encoding: str) -> list[str]:
         try:
             header = next(csv.reader(fh), None)
         except UnicodeDecodeError as exc:
-            raise BatchRejected(path, f"header is not {encoding}: {exc.reason}") from None
+            where = locate_decode_error(path, encoding)
+            raise BatchRejected(path, f"bytes that are not {encoding} at {where} ({exc.reason})") from None
     if not header or not any(h.strip() for h in header):
         raise BatchRejected(path, "the file is empty (no header)")
     return header
@@ -192,6 +262,9 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
         where = f" after row {after_row}" if after_row > 1 else ""
         if "straddl" in reason:  # Arrow: one record longer than a read block
             return BatchRejected(path, f"a record{where} is longer than {BLOCK_BYTES >> 20} MiB (a runaway field?)")
+        located = locate_decode_error(path, encoding) if isinstance(exc, UnicodeDecodeError) else ""
+        if located:
+            return BatchRejected(path, f"bytes that are not {encoding} at {located} ({reason})")
         return BatchRejected(path, f"bytes that are not {encoding}{where}: {reason}")
 
     try:
@@ -268,20 +341,21 @@ def _encoding_sample(path: Path) -> tuple[bytes, bytes]:
 def guess_encoding(path: Path, contract: Contract) -> str:
     """The encoding a rejected file most likely has, for reading it into the quarantine."""
     try:
-        return detect_encoding(path, _encoding_sample(path)[1], contract.encodings)
+        head, sample = _encoding_sample(path)
+        return detect_encoding(path, sample, (*contract.encodings, "utf-16"), head)
     except (BatchRejected, OSError):
         return "utf-8"
 
 
 def _open_csv(path: Path, contract: Contract) -> Extract:
     head, sample = _encoding_sample(path)
-    if not head.strip() or head == _UTF8_BOM:
+    if not head.strip() or head in (_UTF8_BOM, *_UTF16_BOMS):
         raise BatchRejected(path, "the file is empty (no header)")
-    encoding = detect_encoding(path, sample, contract.encodings)
+    encoding = detect_encoding(path, sample, contract.encodings, head)
     header = _read_header(path, encoding)
     positions, extra = map_header(path, header, contract)
     blocks, close = _csv_blocks(path, encoding, len(header))
-    return Extract(path, encoding, header, positions, extra, blocks, close)
+    return Extract(path, encoding, header, positions, extra, False, blocks, close)
 
 
 def _cell_text(value: object) -> str:
@@ -296,6 +370,19 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+def _sheets_to_read(path: Path, book, contract: Contract) -> list:
+    """The worksheets the contract names (``first``, ``all`` or a list); a named sheet that is missing rejects."""
+    if contract.sheets == "first":
+        return book.worksheets[:1]
+    if contract.sheets == "all":
+        return list(book.worksheets)
+    missing = [name for name in contract.sheets if name not in book.sheetnames]
+    if missing:
+        names = ", ".join(map(repr, missing))
+        raise BatchRejected(path, f"sheet(s) {names} missing (the workbook has {book.sheetnames})")
+    return [book[name] for name in contract.sheets]
+
+
 def _open_xlsx(path: Path, contract: Contract) -> Extract:
     from openpyxl import load_workbook
 
@@ -303,66 +390,144 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several unrelated types for damaged files
         raise BatchRejected(path, f"not a readable .xlsx workbook: {exc}") from None
-    sheet = book.worksheets[0]
-    cells = sheet.iter_rows(values_only=True)
-    first = next(cells, None)
-    header = [_cell_text(v) for v in first] if first is not None else None
-    if header is None or not any(h.strip() for h in header):
-        book.close()
-        raise BatchRejected(path, f"sheet {sheet.title!r} is empty (no header)")
-    while header and not header[-1].strip():
-        header.pop()
     try:
+        sheets = _sheets_to_read(path, book, contract)
+        # Each sheet's header is mapped on its own; the extract's header is the first sheet's,
+        # followed by the headers later sheets add. Cells are moved to that order.
+        header: list[str] = []
+        canonical: dict[str, int] = {}  # contract column or normalised extra header -> position in ``header``
+        layouts = []
+        for sheet in sheets:
+            cells = sheet.iter_rows(values_only=True)
+            first = next(cells, None)
+            sheet_header = [_cell_text(v) for v in first] if first is not None else []
+            while sheet_header and not sheet_header[-1].strip():
+                sheet_header.pop()
+            if not any(h.strip() for h in sheet_header):
+                if len(sheets) > 1 and layouts:
+                    continue  # an empty extra sheet (a blank "Sheet2") holds no record
+                raise BatchRejected(path, f"sheet {sheet.title!r} is empty (no header)")
+            positions, _ = map_header(path, sheet_header, contract)
+            order = []
+            for raw, name in zip(sheet_header, positions, strict=True):
+                key = name or "extra:" + _normalise_header(raw)
+                if key not in canonical:
+                    canonical[key] = len(header)
+                    header.append(raw)
+                order.append(canonical[key])
+            layouts.append((sheet.title, cells, order))
         positions, extra = map_header(path, header, contract)
     except BatchRejected:
         book.close()
         raise
-    id_positions = {
-        pos: name for pos, name in enumerate(positions) if name and contract.column(name).type == "resident_id"
-    }
-    return Extract(path, "xlsx", header, positions, extra, _row_blocks(cells, len(header), id_positions), book.close)
+    date1904 = getattr(book, "epoch", None) is not None and book.epoch.year == 1904
+    kinds = {pos: contract.column(name) for pos, name in enumerate(positions) if name}
+    multi = len(sheets) > 1 or contract.sheets != "first"
+    blocks = _row_blocks(layouts, len(header), kinds, date1904, with_sheet=multi)
+    return Extract(path, "xlsx", header, positions, extra, multi, blocks, book.close)
+
+
+#: Excel's 1900 date system: serial 1 is 1900-01-01, and serial 60 is 1900-02-29, a day that
+#: never existed (kept from Lotus 1-2-3), so serials from 61 on are one day ahead.
+_EXCEL_1900 = date(1899, 12, 31)
+_EXCEL_1904 = date(1904, 1, 1)
+
+
+def excel_serial_date(serial: float, date1904: bool = False) -> date:
+    """An Excel serial day number -> the calendar date it shows (ISO 29500 §18.17.4.1).
+
+    Raises ``ValueError`` for a fraction of a day, a serial below the system's first
+    day, or 60 in the 1900 system (1900-02-29, which does not exist).
+    """
+    if serial != int(serial):
+        raise ValueError(f"Excel serial date {serial} has a time of day")
+    serial = int(serial)
+    if date1904:
+        if serial < 0:
+            raise ValueError(f"Excel serial date {serial} is before 1904-01-01")
+        return _EXCEL_1904 + timedelta(days=serial)
+    if serial < 1:
+        raise ValueError(f"Excel serial date {serial} is before 1900-01-01")
+    if serial == 60:
+        raise ValueError("Excel serial date 60 is 1900-02-29, a day that did not exist (Excel's 1900 leap-year bug)")
+    return _EXCEL_1900 + timedelta(days=serial if serial < 60 else serial - 1)
+
+
+def _xlsx_cell(value: object, column, date1904: bool) -> str:
+    """One worksheet cell -> text for the checks; raises ``ValueError`` with the reason a number is refused."""
+    if column is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return _cell_text(value)
+    if column.type == "date":
+        return excel_serial_date(value, date1904).isoformat()
+    if column.type in ("resident_id", "text"):
+        digits = _cell_text(value)
+        if column.type == "resident_id":
+            raise ValueError("resident ID stored as a number in Excel (digits beyond the 15th are lost)")
+        if abs(value) >= 1e15:
+            raise ValueError(f"a number of more than 15 digits in Excel ({digits}): digits beyond the 15th are lost")
+        if column.width is not None and digits.isdigit() and len(digits) < column.width:
+            return digits.zfill(column.width)  # Excel dropped the leading zeros of the code
+        return digits
+    return _cell_text(value)
 
 
 def _row_blocks(
-    cells: Iterator[tuple], width: int, id_positions: dict[int, str], size: int = 20000
+    layouts: list[tuple[str, Iterator[tuple], list[int]]],
+    width: int,
+    kinds: dict,
+    date1904: bool,
+    size: int = 20000,
+    with_sheet: bool = False,
 ) -> Iterator[tuple[Block, list[BadRecord]]]:
-    """Worksheet rows (after the header, which is row 1) -> blocks of ``size`` records.
+    """Worksheet rows (after each sheet's header, row 1) -> blocks of ``size`` records.
 
-    A resident ID stored as a number is refused: Excel keeps 15 significant digits, so
-    the last ones are lost and the number may even be another valid ID.
+    ``layouts``: per sheet, its title, its remaining rows and the position of each of
+    its cells in the extract's header. A number cell that cannot be what its column
+    holds (see ``_xlsx_cell``) makes its row a ``BadRecord`` naming column and reason.
     """
 
-    def flush(buffer: list[list[str]], numbers: list[int]) -> Block:
+    def flush(buffer: list[list[str]], numbers: list[int], sheet_names: list[str]) -> Block:
         columns = [pa.array([r[i] for r in buffer], pa.string()) for i in range(width)]
-        return Block(columns, np.array(numbers, dtype=np.int64))
+        sheets = pa.array(sheet_names, pa.string()) if with_sheet else None
+        return Block(columns, np.array(numbers, dtype=np.int64), sheets)
 
     buffer: list[list[str]] = []
     numbers: list[int] = []
+    sheet_names: list[str] = []
     bad: list[BadRecord] = []
-    for row_number, values in enumerate(cells, start=2):
-        row = [_cell_text(v) for v in values]
-        if not any(cell.strip() for cell in row):
-            continue  # empty spreadsheet row
-        numeric_ids = [
-            name for pos, name in id_positions.items() if pos < len(values) and isinstance(values[pos], int | float)
-        ]
-        if numeric_ids:
-            reason = f"{numeric_ids[0]}: resident ID stored as a number in Excel (digits beyond the 15th are lost)"
-            bad.append(BadRecord(row_number, row, reason))
-            continue
-        used = len(row)
-        while used and not row[used - 1].strip():
-            used -= 1
-        if used > width:
-            bad.append(BadRecord(row_number, row[:used], f"row has {used} fields, the header has {width}"))
-            continue
-        buffer.append(row[:width] + [""] * (width - len(row)))
-        numbers.append(row_number)
-        if len(buffer) >= size:
-            yield flush(buffer, numbers), bad
-            buffer, numbers, bad = [], [], []
+    for title, cells, order in layouts:
+        sheet = title if with_sheet else None
+        for row_number, values in enumerate(cells, start=2):
+            texts = [_cell_text(v) for v in values]
+            if not any(cell.strip() for cell in texts):
+                continue  # empty spreadsheet row
+            used = len(texts)
+            while used and not texts[used - 1].strip():
+                used -= 1
+            if used > len(order):
+                reason = f"row has {used} fields, the header has {len(order)}"
+                bad.append(BadRecord(row_number, texts[:used], reason, sheet))
+                continue
+            row = [""] * width
+            problem = None
+            for i, value in enumerate(values[: len(order)]):
+                column = kinds.get(order[i])
+                try:
+                    row[order[i]] = _xlsx_cell(value, column, date1904)
+                except ValueError as exc:
+                    problem = problem or f"{column.name}: {exc}"
+                    row[order[i]] = texts[i]
+            if problem:
+                bad.append(BadRecord(row_number, row, problem, sheet))
+                continue
+            buffer.append(row)
+            numbers.append(row_number)
+            sheet_names.append(title)
+            if len(buffer) >= size:
+                yield flush(buffer, numbers, sheet_names), bad
+                buffer, numbers, sheet_names, bad = [], [], [], []
     if buffer or bad:
-        yield flush(buffer, numbers), bad
+        yield flush(buffer, numbers, sheet_names), bad
 
 
 def open_extract(path: Path, contract: Contract) -> Extract:

@@ -12,7 +12,8 @@ import json
 import os
 import re
 import secrets
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -78,6 +79,7 @@ ANALYST_READS = [
     "reporting.warnings_by_village_factor",
     "reporting.households_below_line",
     "reporting.time_to_verification",
+    "reporting.data_quality_scorecard",
     "marts.fct_risk_warnings",
     "marts.mart_household_income",
     "marts.mart_area_summary",
@@ -98,6 +100,8 @@ AUDITOR_READS = [
     "quarantine.medical_settlements",
     "quarantine.household_register",
     "marts.fct_risk_warning_lineage",
+    "marts.fct_source_daily_scorecard",
+    "reporting.data_quality_scorecard",
 ]
 AUDITOR_DENIED = [
     "reporting.households_below_line",
@@ -177,7 +181,10 @@ def test_migrating_again_in_parallel_is_safe(county_db, server):
 #: An 18-digit resident ID (GB 11643: 17 digits and a check digit or X) standing alone in a value.
 RESIDENT_ID = r"(^|[^0-9A-Za-z])[0-9]{17}[0-9Xx]([^0-9A-Za-z]|$)"
 #: Columns whose values identify a person: resident IDs and the names of residents or officials.
-PERSON_COLUMN = re.compile(r"^(person_id|resident_id|id_number|person_name|name|verifier|.*_person_(id|name))$")
+#: (quarantine.*.raw_record holds a refused row as sent, IDs and names included.)
+PERSON_COLUMN = re.compile(
+    r"^(person_id|resident_id|id_number|person_name|name|verifier|raw_record|.*_person_(id|name))$"
+)
 
 
 def _relations(conn, schemas: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
@@ -231,7 +238,9 @@ def test_every_column_that_identifies_a_person_is_tagged_pii(owner, manifest):
             documented[(node["schema"], node.get("alias") or node.get("identifier") or node["name"])] = node
     person_columns = [
         (schema, table, column)
-        for schema, table, column, _ in _relations(owner, ("raw", "staging", "intermediate", "marts", "reporting"))
+        for schema, table, column, _ in _relations(
+            owner, ("raw", "quarantine", "staging", "intermediate", "marts", "reporting")
+        )
         if PERSON_COLUMN.match(column)
     ]
 
@@ -239,7 +248,7 @@ def test_every_column_that_identifies_a_person_is_tagged_pii(owner, manifest):
         entry = (documented.get((schema, table)) or {}).get("columns", {}).get(column) or {}
         return "pii" in (entry.get("tags") or []) and (entry.get("meta") or {}).get("pii") is True
 
-    assert len(person_columns) >= 20, person_columns
+    assert len(person_columns) >= 30, person_columns
     assert [".".join(c) for c in person_columns if not tagged(*c)] == []
     # Resident IDs stop at staging: no layer after it has a person_id column.
     assert [c for c in person_columns if c[2] == "person_id" and c[0] in ("intermediate", "marts", "reporting")] == []
@@ -303,3 +312,129 @@ def test_households_below_line_in_their_lowest_band(owner):
         "select count(*) from reporting.households_below_line where household_id = %s", (SCENARIO_HOUSEHOLDS["S1"],)
     ).fetchone()
     assert listed == (0,)
+
+
+# -- county daily report ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report_page(county_db, browser):
+    """The report of REPORT_DATE, written by the DAG's publish_report task, open in headless Chromium."""
+    path = Path(os.environ["HM_REPORTS_DIR"]) / REPORT_DATE.isoformat() / "index.html"
+    assert path.exists()
+    page = browser.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(path.as_uri())
+    page.requested = requested
+    yield page
+    page.close()
+
+
+def _cells(page, selector: str, *keys: str) -> dict:
+    """``{(data-key, ...): int(text)}`` of the table cells matching ``selector``, as the browser rendered them."""
+    found = page.eval_on_selector_all(
+        selector,
+        "(cells, keys) => cells.map(c => [keys.map(k => c.dataset[k]), c.innerText.trim(), c.dataset.count])",
+        list(keys),
+    )
+    assert all(text == count for _, text, count in found)  # the shown number is the recorded one
+    return {tuple(key): int(text) for key, text, _ in found}
+
+
+def test_report_is_offline_and_of_the_date(report_page):
+    assert all(url.startswith("file://") for url in report_page.requested), report_page.requested
+    assert report_page.get_attribute("#as-of", "data-date") == REPORT_DATE.isoformat()
+    assert report_page.title() == f"County daily report {REPORT_DATE}"
+    assert report_page.locator("script").count() == 0
+
+
+def test_report_charts_are_drawn(report_page):
+    for section in ("by-factor", "by-township", "trend", "overdue"):
+        size = report_page.eval_on_selector(
+            f"#chart-{section} svg", "svg => { const b = svg.getBoundingClientRect(); return [b.width, b.height]; }"
+        )
+        assert size[0] > 300 and size[1] > 100, section
+    bars = report_page.eval_on_selector_all(
+        "#chart-by-factor g[id^='factor-']", "gs => gs.map(g => [g.id, g.getBBox().height])"
+    )
+    drawn = {gid for gid, height in bars if height > 0}
+    expected = {f"factor-{code}-{level}" for (code, level) in _cells(report_page, "td[data-factor]", "factor", "level")}
+    assert drawn == expected
+    assert report_page.locator("#chart-trend g#trend-line").count() == 1
+
+
+def test_report_numbers_equal_the_marts(report_page, owner):
+    by_factor = owner.execute(
+        "select risk_factor_code, warning_level, count(*) from marts.fct_risk_warnings where is_open group by 1, 2"
+    ).fetchall()
+    assert _cells(report_page, "td[data-factor]", "factor", "level") == {(f, lv): n for f, lv, n in by_factor}
+    by_township = owner.execute(
+        """select households.township_code, warnings.warning_level, count(*)
+           from marts.fct_risk_warnings as warnings
+           inner join marts.mart_household_risk as households using (household_id)
+           where warnings.is_open group by 1, 2"""
+    ).fetchall()
+    assert _cells(report_page, "td[data-township]", "township", "level") == {(t, lv): n for t, lv, n in by_township}
+    overdue = owner.execute(
+        """select households.village_code, count(*)
+           from marts.fct_risk_warnings as warnings
+           inner join marts.mart_household_risk as households using (household_id)
+           where warnings.status = 'awaiting_verification' and warnings.is_home_visit_late group by 1"""
+    ).fetchall()
+    assert _cells(report_page, "td[data-village]", "village") == {(v,): n for v, n in overdue}
+    overdue_ids = owner.execute(
+        """select warning_id from marts.fct_risk_warnings
+           where status = 'awaiting_verification' and is_home_visit_late order by 1"""
+    ).fetchall()
+    shown = report_page.eval_on_selector_all("td[data-warning]", "cells => cells.map(c => c.innerText)")
+    assert sorted(shown) == [w for (w,) in overdue_ids]
+    assert len(shown) > 0
+    total_open = owner.execute("select count(*) from marts.fct_risk_warnings where is_open").fetchone()[0]
+    assert int(report_page.inner_text("#kpi-open").split()[0]) == total_open
+    trend = _cells(report_page, "td[data-day]", "day")
+    assert len(trend) == 30
+    raised_on_d1 = owner.execute("select count(*) from marts.fct_risk_warnings where raised_on = %s", (D1,)).fetchone()
+    assert trend[((D1 - timedelta(days=1)).isoformat(),)] == 0
+    assert trend[(D1.isoformat(),)] == raised_on_d1[0]  # nothing lifted on D1
+    assert trend[(REPORT_DATE.isoformat(),)] == total_open
+    # The bar labels in the chart show the same numbers.
+    labels = report_page.eval_on_selector_all("#chart-by-factor svg text", "ts => ts.map(t => t.textContent.trim())")
+    assert {str(n) for *_, n in by_factor} <= set(labels)
+
+
+def test_report_links_to_the_dbt_docs_and_data_docs(report_page, browser):
+    for link, marker in (("#link-dbt-docs", "dbt"), ("#link-data-docs", "medical_settlements__contract")):
+        href = report_page.get_attribute(link, "href")
+        target = (Path(os.environ["HM_REPORTS_DIR"]) / REPORT_DATE.isoformat() / href).resolve()
+        assert target.exists(), href
+        assert marker in target.read_text(encoding="utf-8")
+    index = Path(os.environ["HM_REPORTS_DIR"]) / "index.html"
+    page = browser.new_page()
+    page.goto(index.as_uri())
+    assert page.eval_on_selector_all("li a", "as => as.map(a => a.textContent)") == [
+        REPORT_DATE.isoformat(),
+        D2.isoformat(),
+        D1.isoformat(),
+        "dbt docs",
+    ]
+    page.close()
+
+
+def test_data_quality_scorecard_reconciles_with_the_ledger(owner):
+    view = owner.execute(
+        """select source_name, sum(rows_read)::int, sum(rows_loaded)::int, sum(rows_quarantined)::int,
+                  sum(files_received)::int
+           from reporting.data_quality_scorecard group by 1 order by 1"""
+    ).fetchall()
+    ledger = owner.execute(
+        """select source, sum(rows_read)::int, sum(rows_loaded)::int, sum(rows_quarantined)::int, count(*)::int
+           from audit.load_batches where status <> 'superseded' and logical_date <= %s group by 1 order by 1""",
+        (REPORT_DATE,),
+    ).fetchall()
+    assert view == ledger
+    assert len(view) == 10
+    days = owner.execute(
+        "select count(distinct logical_date), count(*) from reporting.data_quality_scorecard"
+    ).fetchone()
+    assert days == (8, 80)  # every source every day from D1 to REPORT_DATE, sent or not

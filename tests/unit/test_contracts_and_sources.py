@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from household_monitoring.contracts import ContractError, load_contract
-from household_monitoring.dbt import render_sources, sources_path
+from household_monitoring.dbt import generated_files, render_sources, sources_path
 
 
 def test_every_contract_loads_with_keys_and_required_columns(contracts):
@@ -28,6 +28,8 @@ def test_committed_dbt_sources_match_the_contracts(contracts):
     for contract in contracts.values():
         path = sources_path(contract)
         assert path.read_text(encoding="utf-8") == render_sources(contract), f"stale {path}: run `hm dbt-sources`"
+    for path, text in generated_files(contracts).items():
+        assert path.read_text(encoding="utf-8") == text, f"stale {path}: run `hm dbt-sources`"
 
 
 def test_a_contract_naming_an_unknown_column_in_a_rule_is_refused(tmp_path):

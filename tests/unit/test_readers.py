@@ -86,7 +86,10 @@ def test_undecodable_bytes_at_the_start_reject_the_batch(tmp_path, contracts):
     path.write_bytes((HEADER + "\n" + ROW + "\n").encode("utf-8") + BAD_ROW)
     with pytest.raises(BatchRejected) as err:
         _read(path, contracts["medical_settlements"])
-    assert str(err.value) == "bad.csv: text is in none of the accepted encodings utf-8, gb18030"
+    assert str(err.value) == (
+        "bad.csv: text is in none of the accepted encodings utf-8, gb18030, utf-16"
+        " (not UTF-8 at line 3, byte offset 318: ff)"
+    )
 
 
 def test_undecodable_bytes_deep_in_the_file_reject_the_batch_not_replacement_characters(tmp_path, contracts):

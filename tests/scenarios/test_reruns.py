@@ -1,0 +1,169 @@
+"""Re-runs equal a single clean run: an Airflow retry of a failed load, a re-run of a past
+logical date and a backfill of the range, at the level of the pipeline functions the DAG
+tasks call (``ingest_source``, ``build_marts``, ``audit_day``); plus the per-source
+scorecard and the freshness alert on the same data.
+
+Two databases get the same landing zone: one is loaded once, day by day (the clean
+run); the other goes through a load that crashes between loading and publishing and
+is retried, the range, a re-run of the first day and a backfill of the whole range.
+Every table and view of the staging and marts schemas, the ledger's current batches and
+the raw and quarantine tables must then hold the same rows (batch ids and timestamps
+aside, which differ by construction).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from household_monitoring.contracts import load_contracts
+from household_monitoring.database import connect
+from household_monitoring.pipeline import SourceFailed, audit_day, build_marts, ingest_source
+from household_monitoring.sample_data.generator import generate_county
+
+pytestmark = pytest.mark.e2e
+DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
+SILENT = ("medical_settlements", DAYS[1])  # a department that sends nothing one day (its folder is removed)
+VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by")
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory, var_dir):
+    path = tmp_path_factory.mktemp("landing_reruns")
+    generate_county(path, households=400, start=DAYS[0], end=DAYS[-1])
+    shutil.rmtree(path / SILENT[0] / SILENT[1].isoformat(), ignore_errors=True)
+    return path
+
+
+def _ingest_day(db, landing, day: date) -> list[str]:
+    """Every source's ingest for one day, as the DAG's task groups run it; returns what was held back."""
+    held = []
+    for source in load_contracts():
+        try:
+            ingest_source(source, day, db, landing)
+        except FileNotFoundError:
+            continue
+        except SourceFailed as failed:
+            held.append(str(failed))
+    return held
+
+
+def _rows(conn, relation: str) -> list[str]:
+    rows = conn.execute(f"select to_jsonb(t) from {relation} as t").fetchall()
+    kept = [{k: v for k, v in r[0].items() if not any(mark in k for mark in VOLATILE)} for r in rows]
+    return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in kept)
+
+
+def _snapshot(db) -> dict[str, list[str]]:
+    with connect(db, autocommit=True) as conn:
+        relations = [
+            f"{schema}.{name}"
+            for schema, name in conn.execute(
+                """select table_schema, table_name from information_schema.tables
+                   where table_schema in ('staging', 'intermediate', 'marts', 'raw', 'quarantine')
+                   order by 1, 2"""
+            ).fetchall()
+        ]
+        # The ledger view lists every attempt, superseded ones too: a re-run adds history by
+        # design. Its current batches are compared below ("ledger").
+        relations.remove("staging.stg_audit__load_batches")
+        snapshot = {relation: _rows(conn, relation) for relation in relations}
+        snapshot["ledger"] = sorted(
+            map(
+                str,
+                conn.execute(
+                    """select source, logical_date, file_name, file_hash, status, rows_read, rows_loaded,
+                              rows_quarantined from audit.load_batches where status <> 'superseded'"""
+                ).fetchall(),
+            )
+        )
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def clean(server, landing, var_dir):
+    """The clean run: each day once, in order, then the marts as of the last day."""
+    from household_monitoring.database import create_database, drop_database, migrate
+
+    name = f"hm_test_{secrets.token_hex(4)}"
+    db = create_database(server, name)
+    with connect(db) as conn:
+        migrate(conn)
+    audits = {}
+    for day in DAYS:
+        assert _ingest_day(db, landing, day) == []
+        audits[day] = audit_day(day, db)
+    build_marts(DAYS[-1], db)
+    yield db, audits, _snapshot(db)
+    drop_database(server, name)
+
+
+def test_retry_rerun_and_backfill_equal_a_single_clean_run(clean, fresh_db, landing, monkeypatch):
+    from household_monitoring import quality
+
+    real_validate = quality.validate_batch
+    crashed = []
+
+    def crash_once(conn, db, contract, batch_id):
+        if contract.source == "medical_settlements" and not crashed:
+            crashed.append(batch_id)
+            raise ConnectionError("worker lost between load and publish")  # the task fails; Airflow retries
+        return real_validate(conn, db, contract, batch_id)
+
+    monkeypatch.setattr(quality, "validate_batch", crash_once)
+    with pytest.raises(ConnectionError):
+        ingest_source("medical_settlements", DAYS[0], fresh_db, landing)
+    monkeypatch.setattr(quality, "validate_batch", real_validate)
+    with connect(fresh_db, autocommit=True) as conn:
+        status = conn.execute("select status from audit.load_batches where batch_id = %s", crashed).fetchone()[0]
+    assert status == "loaded"  # loaded, never published: staging does not read it
+    for day in DAYS:  # the retry, and the rest of the range
+        assert _ingest_day(fresh_db, landing, day) == []
+    assert _ingest_day(fresh_db, landing, DAYS[0]) == []  # a re-run of a past logical date
+    for day in DAYS:  # a backfill of the whole range
+        assert _ingest_day(fresh_db, landing, day) == []
+    build_marts(DAYS[-1], fresh_db)
+    _, _, expected = clean
+    actual = _snapshot(fresh_db)
+    assert sorted(actual) == sorted(expected)
+    differing = [relation for relation in expected if actual[relation] != expected[relation]]
+    assert differing == []
+    assert len(expected["marts.fct_risk_warnings"]) > 0 and len(expected["raw.medical_settlements"]) > 0
+    with connect(fresh_db, autocommit=True) as conn:
+        superseded = conn.execute(
+            "select count(*) from audit.load_batches where source = 'medical_settlements' and status = 'superseded'"
+        ).fetchone()[0]
+    assert superseded == 1 + 1 + 2  # the crashed load, the re-run day's batch, the backfilled range (2 files)
+
+
+def test_the_scorecard_and_the_freshness_alert(clean, landing):
+    db, audits, _ = clean
+    for day in DAYS:  # the sample county sends most extracts on its first day only
+        silent = sorted(s for s in load_contracts() if not (landing / s / day.isoformat()).is_dir())
+        assert audits[day]["sources_without_file"] == silent
+    assert audits[DAYS[0]]["sources_without_file"] == ["verifications"]
+    assert SILENT[0] in audits[SILENT[1]]["sources_without_file"]
+    with connect(db, autocommit=True) as conn:
+        rows = conn.execute(
+            """select source_name, logical_date, files_received, rows_read, rows_loaded, rows_quarantined,
+                      validity_pct, freshness_alert, days_since_last_published, is_stale
+               from marts.fct_source_daily_scorecard order by source_name, logical_date"""
+        ).fetchall()
+        ledger = conn.execute(
+            """select source, logical_date, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
+               from audit.load_batches where status <> 'superseded' group by 1, 2"""
+        ).fetchall()
+    assert len(rows) == len(load_contracts()) * len(DAYS)  # every source every day, also silent ones
+    by_key = {(r[0], r[1]): r for r in rows}
+    for source, day, files, read, loaded, quarantined in ledger:
+        assert by_key[(source, day)][2:6] == (files, read, loaded, quarantined)
+    silent = by_key[SILENT]
+    assert silent[2:] == (0, 0, 0, 0, None, True, 1, False)  # nothing sent; published yesterday; not stale
+    medical = by_key[("medical_settlements", DAYS[0])]
+    assert medical[7] is False and medical[8] == 0
+    assert medical[6] == (Decimal(100 * medical[4]) / medical[3]).quantize(Decimal("0.01"))

@@ -1,0 +1,443 @@
+"""Every kind of damaged or surprising departmental file, one fixture each, with its exact outcome.
+
+Fixtures: ``tests/fixtures/bad_files/<kind>/`` (written by ``make_fixtures.py`` there,
+synthetic IDs and names). Each test loads its files with the real loader into the
+session's database and asserts the batch status, the counts, the exact quarantine
+reasons (file, row, column) and the values loaded. The last test loads every fixture
+and reconciles the ledger with the rows in raw and quarantine, in SQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from household_monitoring.contracts import load_contract
+from household_monitoring.database import connect, migrate
+from household_monitoring.loading import load_file
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "bad_files"
+DAY = date(2032, 1, 5)  # dates no other test uses
+ID_A, ID_B, ID_C = "653129198001010015", "65312919750612008X", "653129201902207995"
+
+
+@pytest.fixture(scope="module")
+def all_contracts(contracts, test_db):
+    """The departments' contracts plus the Excel fixture's own (tables created in the test database)."""
+    excel = load_contract(FIXTURES / "excel" / "fixture_excel.yml")
+    with connect(test_db) as conn:
+        migrate(conn, {"fixture_excel": excel})
+    return {**contracts, "fixture_excel": excel}
+
+
+def _load(conn, contract, rel: str, day: date = DAY):
+    return load_file(conn, contract, FIXTURES / rel, day)
+
+
+def _outcome(result) -> tuple:
+    return (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined)
+
+
+def _quarantine(conn, source: str, batch_id: int) -> list[tuple]:
+    return conn.execute(
+        f"select _row_number, _sheet, reasons from quarantine.{source} where _batch_id = %s "
+        "order by _sheet nulls first, _row_number",
+        (batch_id,),
+    ).fetchall()
+
+
+def _raw(conn, source: str, columns: str, batch_id: int) -> list[tuple]:
+    return conn.execute(
+        f"select {columns} from raw.{source} where _batch_id = %s order by _sheet nulls first, _row_number",
+        (batch_id,),
+    ).fetchall()
+
+
+def _encoding(conn, batch_id: int) -> str | None:
+    return conn.execute("select encoding from audit.load_batches where batch_id = %s", (batch_id,)).fetchone()[0]
+
+
+# --- encodings ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "third_name"),
+    [
+        ("utf8.csv", "utf-8", "张䶮"),
+        ("utf8_bom.csv", "utf-8-sig", "张䶮"),
+        ("gbk.csv", "gb18030", "赵敏"),  # GB18030 reads GBK (its subset)
+        ("gb18030_rare.csv", "gb18030", "张䶮"),  # 䶮 (U+4DAE) exists in GB18030, not in GBK
+        ("utf16le_bom.csv", "utf-16", "张䶮"),
+        ("utf16be_bom.csv", "utf-16", "张䶮"),
+        ("utf16le_no_bom.csv", "utf-16-le", "张䶮"),
+    ],
+)
+def test_each_encoding_reads_the_same_names(conn, all_contracts, name, encoding, third_name):
+    result = _load(conn, all_contracts["medical_settlements"], f"encodings/{name}")
+    assert _outcome(result) == ("loaded", 3, 3, 0)
+    assert _encoding(conn, result.batch_id) == encoding
+    names = [r[0] for r in _raw(conn, "medical_settlements", "person_name", result.batch_id)]
+    assert names == ["王堃", "李喆", third_name]  # a UTF-8 file is never read as GB18030 mojibake
+
+
+def test_undecodable_bytes_reject_the_batch_naming_line_and_byte(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "encodings/utf8_with_bad_byte.csv")
+    assert _outcome(result) == ("rejected", 3, 0, 3)
+    assert result.message == (
+        "utf8_with_bad_byte.csv: text is in none of the accepted encodings utf-8, gb18030, utf-16"
+        " (not UTF-8 at line 4, byte offset 402: ff)"
+    )
+    record = conn.execute(
+        "select raw_record->>'姓名' from quarantine.medical_settlements where _batch_id = %s and _row_number = 4",
+        (result.batch_id,),
+    ).fetchone()[0]
+    assert record == "\\xff\\xfe"  # the bytes as escapes in the quarantine, never U+FFFD
+
+
+def test_a_lone_utf16_surrogate_rejects_the_batch(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "encodings/utf16_lone_surrogate.csv")
+    assert _outcome(result) == ("rejected", 3, 0, 3)
+    assert result.message == (
+        "utf16_lone_surrogate.csv: bytes that are not utf-16 at line 4, byte offset 664: 00 d8"
+        " (illegal UTF-16 surrogate)"
+    )
+
+
+# --- resident IDs ------------------------------------------------------------------------------------------------
+
+
+def test_resident_ids_as_departments_write_them(conn, all_contracts):
+    result = _load(conn, all_contracts["household_register"], "ids/register_ids.csv")
+    assert _outcome(result) == ("loaded", 8, 3, 5)
+    assert _raw(conn, "household_register", "_row_number, person_id", result.batch_id) == [
+        (2, ID_A),
+        (3, ID_B),  # ' 65312919750612008x ': spaces stripped, x upper-cased
+        (4, "653129197506120098"),  # 15-digit 653129750612009 converted (legacy_15: convert)
+    ]
+    assert _quarantine(conn, "household_register", result.batch_id) == [
+        (5, None, ["person_id: resident ID check digit (MOD 11-2) is wrong"]),
+        (6, None, ["person_id: resident ID holds an impossible birth date"]),
+        (
+            7,
+            None,
+            [
+                "person_id: resident ID written as a number (a float keeps ~15 digits, the ID is lost): "
+                "'653129201902207995.0'"
+            ],
+        ),
+        (
+            8,
+            None,
+            ["person_id: resident ID written as a number (a float keeps ~15 digits, the ID is lost): '6.53129E+17'"],
+        ),
+        (9, None, ["person_id: required value is empty"]),
+    ]
+
+
+def test_a_15_digit_id_is_quarantined_where_the_contract_does_not_convert(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "ids/settlement_legacy_id.csv")
+    assert _outcome(result) == ("loaded", 2, 1, 1)
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (3, None, ["person_id: 15-digit resident ID (before 1999); the contract does not convert them (legacy_15)"])
+    ]
+
+
+# --- dates -------------------------------------------------------------------------------------------------------
+
+
+def test_mixed_date_formats_with_day_month_order_from_the_contract(conn, all_contracts):
+    dmy = dataclasses.replace(all_contracts["medical_settlements"], date_order="DMY")
+    result = _load(conn, dmy, "dates/mixed_formats.csv")
+    assert _outcome(result) == ("loaded", 8, 6, 2)
+    assert _raw(conn, "medical_settlements", "settlement_id, admission_date", result.batch_id) == [
+        ("FX1", date(2024, 3, 15)),  # 2024-03-15
+        ("FX2", date(2024, 3, 15)),  # 2024/3/15
+        ("FX3", date(2024, 3, 15)),  # 20240315
+        ("FX4", date(2024, 3, 15)),  # 15/03/2024
+        ("FX5", date(2024, 4, 3)),  # 03/04/2024 is 3 April because the contract says DMY
+        ("FX6", date(2024, 3, 15)),  # 2024年3月15日
+    ]
+    reasons = [r[2][0] for r in _quarantine(conn, "medical_settlements", result.batch_id)]
+    assert reasons[0] == "admission_date: impossible date: '2023-02-29'"
+    assert reasons[1].startswith("admission_date: not a date in %Y-%m-%d or ") and reasons[1].endswith(
+        " or %d/%m/%Y or %d-%m-%Y or %d.%m.%Y: 'yesterday'"
+    )
+
+
+def test_without_a_date_order_day_month_dates_are_refused_never_guessed(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "dates/mixed_formats.csv", date(2032, 1, 6))
+    assert _outcome(result) == ("loaded", 8, 4, 4)
+    unknown = "admission_date: day-month order unknown (the contract sets no date_order, none is guessed): "
+    assert [(*r[:2], r[2][0]) for r in _quarantine(conn, "medical_settlements", result.batch_id)][:3] == [
+        (5, None, unknown + "'15/03/2024'"),
+        (6, None, unknown + "'03/04/2024'"),
+        (8, None, "admission_date: impossible date: '2023-02-29'"),
+    ]
+
+
+# --- amounts -----------------------------------------------------------------------------------------------------
+
+
+def test_amounts_as_finance_exports_write_them_and_malformed_ones(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "amounts/amounts.csv")
+    assert _outcome(result) == ("loaded", 10, 4, 6)
+    assert _raw(conn, "medical_settlements", "settlement_id, total_cost, out_of_pocket", result.batch_id) == [
+        ("FX1", Decimal("1000.00"), Decimal("350.00")),  # 1,000.00
+        ("FX2", Decimal("1000.00"), Decimal("350.00")),  # full-width digits
+        ("FX3", Decimal("1000.00"), Decimal("350.00")),  # ￥1000.00 and 350.00元
+        ("FX4", Decimal("1000.00"), Decimal("350.00")),  # ¥1,000
+    ]
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (6, None, ["total_cost: not an amount in yuan: '1,,0'"]),
+        (7, None, ["total_cost: negative amount: '-1000.00'"]),
+        (8, None, ["total_cost: not an amount in yuan: '1000.001'"]),
+        (
+            9,
+            None,
+            [
+                "out_of_pocket: 351.00 is not total_cost - basic_insurance - critical_illness_insurance"
+                " - medical_assistance = 350.00 (rule out_of_pocket_balances)"
+            ],
+        ),
+        (10, None, ["total_cost: not an amount in yuan: '12,34.00'"]),
+        (11, None, ["total_cost: not an amount in yuan: '1000000000000.00'"]),  # beyond numeric(14,2)
+    ]
+
+
+# --- whole files -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["zero_bytes.csv", "only_bom.csv"])
+def test_an_empty_file_is_rejected(conn, all_contracts, name):
+    result = _load(conn, all_contracts["medical_settlements"], f"files/{name}")
+    assert _outcome(result) == ("rejected", 0, 0, 0)
+    assert result.message == f"{name}: the file is empty (no header)"
+
+
+def test_a_header_only_file_loads_nothing_and_fails_the_gate(conn, test_db, all_contracts):
+    from household_monitoring.quality import validate_batch
+
+    contract = all_contracts["medical_settlements"]
+    result = _load(conn, contract, "files/header_only.csv")
+    assert _outcome(result) == ("loaded", 0, 0, 0)
+    gate = validate_batch(conn, test_db, contract, result.batch_id)
+    assert gate.status == "failed_validation"
+    assert "expect_table_row_count_to_be_between" in gate.message and gate.message.startswith("header_only.csv")
+
+
+def test_records_cut_split_or_misshapen(conn, all_contracts):
+    contract = all_contracts["medical_settlements"]
+    truncated = _load(conn, contract, "files/truncated_last_record.csv")
+    assert _outcome(truncated) == ("loaded", 3, 2, 1)
+    assert _quarantine(conn, "medical_settlements", truncated.batch_id) == [
+        (4, None, ["row has 3 fields, the header has 11"])
+    ]
+    newline = _load(conn, contract, "files/quoted_newline.csv")
+    assert _outcome(newline) == ("loaded", 2, 2, 0)
+    assert _raw(conn, "medical_settlements", "_row_number, hospital", newline.batch_id) == [
+        (2, "县人民医院\n住院部"),
+        (3, "县人民医院"),  # row numbers count records, not lines
+    ]
+    counts = _load(conn, contract, "files/wrong_field_counts.csv")
+    assert _outcome(counts) == ("loaded", 4, 2, 2)
+    assert _quarantine(conn, "medical_settlements", counts.batch_id) == [
+        (3, None, ["row has 12 fields, the header has 11"]),
+        (4, None, ["row has 10 fields, the header has 11"]),
+    ]
+    extra = conn.execute(
+        "select raw_record->>'_field_12' from quarantine.medical_settlements where _batch_id = %s and _row_number = 3",
+        (counts.batch_id,),
+    ).fetchone()[0]
+    assert extra == "多"
+
+
+def test_a_file_twice_late_or_again(conn, all_contracts):
+    contract = all_contracts["medical_settlements"]
+    first = _load(conn, contract, "files/arrives_twice.csv", date(2032, 2, 10))
+    again = _load(conn, contract, "files/arrives_twice.csv", date(2032, 2, 10))  # a retry: replaces
+    later = _load(conn, contract, "files/arrives_twice.csv", date(2032, 2, 11))  # the same bytes the next day
+    late = _load(conn, contract, "files/arrives_twice.csv", date(2032, 2, 3))  # late, for an earlier date
+    statuses = conn.execute(
+        "select batch_id, logical_date, status, superseded_by from audit.load_batches where batch_id = any(%s)"
+        " order by batch_id",
+        ([first.batch_id, again.batch_id, later.batch_id, late.batch_id],),
+    ).fetchall()
+    assert [s[2:] for s in statuses] == [
+        ("superseded", again.batch_id),
+        ("loaded", None),
+        ("loaded", None),
+        ("loaded", None),
+    ]
+    assert later.message == (
+        f"arrives_twice.csv: same content as batch {again.batch_id} (arrives_twice.csv, 2032-02-10):"
+        " its records keep their first date"
+    )
+    assert late.message.startswith(f"arrives_twice.csv: same content as batch {again.batch_id}")
+    raw = conn.execute(
+        "select count(*) from raw.medical_settlements where _batch_id = any(%s)",
+        ([first.batch_id, again.batch_id],),
+    ).fetchone()[0]
+    assert raw == 2  # the retry did not duplicate
+
+
+# --- header drift ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["renamed.csv", "reordered.csv"])
+def test_renamed_and_reordered_headers_map_through_the_aliases(conn, all_contracts, name):
+    result = _load(conn, all_contracts["medical_settlements"], f"header_drift/{name}")
+    assert _outcome(result) == ("loaded", 1, 1, 0)
+    columns = "settlement_id, person_id, person_name, discharge_date, total_cost, out_of_pocket"
+    assert _raw(conn, "medical_settlements", columns, result.batch_id) == [
+        ("FX1", ID_A, "艾力", date(2024, 5, 20), Decimal("1000.00"), Decimal("350.00"))
+    ]
+
+
+def test_a_missing_required_column_rejects_the_batch(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "header_drift/missing_required.csv")
+    assert _outcome(result) == ("rejected", 2, 0, 2)
+    assert result.message == (
+        "missing_required.csv: required column(s) missing from the header: "
+        "out_of_pocket (个人自付/个人负担/个人自付金额/out_of_pocket)"
+    )
+
+
+def test_extra_columns_are_kept_in_raw_and_reported(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "header_drift/extra_columns.csv")
+    assert _outcome(result) == ("loaded", 2, 2, 0)
+    assert result.message == "extra_columns.csv: extra columns kept in raw._extra: 科室, 备注"
+    assert _raw(conn, "medical_settlements", "settlement_id, _extra", result.batch_id) == [
+        ("FX1", {"科室": "内科", "备注": "复查"}),
+        ("FX2", {"科室": "外科", "备注": ""}),
+    ]
+    ledger = conn.execute(
+        "select extra_columns from audit.load_batches where batch_id = %s", (result.batch_id,)
+    ).fetchone()[0]
+    assert ledger == ["科室", "备注"]
+
+
+# --- duplicates --------------------------------------------------------------------------------------------------
+
+
+def test_duplicates_in_one_file_and_a_null_key(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "duplicates/in_one_file.csv")
+    assert _outcome(result) == ("loaded", 6, 2, 4)
+    assert _raw(conn, "medical_settlements", "_row_number, settlement_id", result.batch_id) == [(2, "FX1"), (3, "FX2")]
+    conflict = "settlement_id: 'FX3' is in rows 5, 6 with different values (which one is right cannot be told)"
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (4, None, ["settlement_id: duplicate of row 2 (the same record twice in the file)"]),
+        (5, None, [conflict]),
+        (6, None, [conflict]),
+        (7, None, ["settlement_id: required value is empty"]),
+    ]
+    record = conn.execute(
+        "select raw_record from quarantine.medical_settlements where _batch_id = %s and _row_number = 6",
+        (result.batch_id,),
+    ).fetchone()[0]
+    assert (record["结算单号"], record["个人自付"], record["医疗救助支付"]) == ("FX3", "340.00", "60.00")
+
+
+def test_a_correction_in_a_later_file_keeps_both_versions_in_raw(conn, all_contracts):
+    contract = all_contracts["medical_settlements"]
+    day1 = _load(conn, contract, "duplicates/day1.csv", date(2032, 3, 1))
+    day2 = _load(conn, contract, "duplicates/day2_correction.csv", date(2032, 3, 2))
+    assert (_outcome(day1), _outcome(day2)) == (("loaded", 2, 2, 0), ("loaded", 2, 2, 0))
+    versions = conn.execute(
+        "select _logical_date, out_of_pocket from raw.medical_settlements where settlement_id = 'FX11'"
+        " and _batch_id = any(%s) order by _logical_date",
+        ([day1.batch_id, day2.batch_id],),
+    ).fetchall()
+    assert versions == [(date(2032, 3, 1), Decimal("350.00")), (date(2032, 3, 2), Decimal("300.00"))]
+
+
+# --- Excel -------------------------------------------------------------------------------------------------------
+
+
+def test_an_excel_workbook_of_several_sheets(conn, all_contracts):
+    result = _load(conn, all_contracts["fixture_excel"], "excel/several_sheets.xlsx")
+    assert _outcome(result) == ("loaded", 6, 3, 3)
+    assert result.message == "several_sheets.xlsx: extra columns kept in raw._extra: 备注"
+    assert _raw(conn, "fixture_excel", "_sheet, _row_number, person_id, code, day, amount", result.batch_id) == [
+        ("一乡", 2, ID_A, "001234", date(2024, 3, 15), Decimal("12.50")),  # a real date cell
+        ("一乡", 4, ID_B, "001236", date(2024, 3, 16), Decimal("2.00")),  # 1236 padded; serial 45367
+        ("二乡", 2, ID_C, "001238", date(2024, 3, 17), Decimal("4.00")),  # other column order; serial 45368
+    ]
+    assert _quarantine(conn, "fixture_excel", result.batch_id) == [
+        (3, "一乡", ["person_id: resident ID stored as a number in Excel (digits beyond the 15th are lost)"]),
+        (5, "一乡", ["day: Excel serial date 60 is 1900-02-29, a day that did not exist (Excel's 1900 leap-year bug)"]),
+        (3, "二乡", ["day: Excel serial date 45369.5 has a time of day"]),
+    ]
+
+
+# --- reconciliation over every fixture ---------------------------------------------------------------------------
+
+#: Records in each fixture file, counted when it was written (header and blank lines excluded).
+RECORDS = {
+    "amounts/amounts.csv": 10,
+    "dates/mixed_formats.csv": 8,
+    "duplicates/day1.csv": 2,
+    "duplicates/day2_correction.csv": 2,
+    "duplicates/in_one_file.csv": 6,
+    "encodings/gb18030_rare.csv": 3,
+    "encodings/gbk.csv": 3,
+    "encodings/utf16_lone_surrogate.csv": 3,
+    "encodings/utf16be_bom.csv": 3,
+    "encodings/utf16le_bom.csv": 3,
+    "encodings/utf16le_no_bom.csv": 3,
+    "encodings/utf8.csv": 3,
+    "encodings/utf8_bom.csv": 3,
+    "encodings/utf8_with_bad_byte.csv": 3,
+    "excel/several_sheets.xlsx": 6,
+    "files/arrives_twice.csv": 2,
+    "files/header_only.csv": 0,
+    "files/only_bom.csv": 0,
+    "files/quoted_newline.csv": 2,
+    "files/truncated_last_record.csv": 3,
+    "files/wrong_field_counts.csv": 4,
+    "files/zero_bytes.csv": 0,
+    "header_drift/extra_columns.csv": 2,
+    "header_drift/missing_required.csv": 2,
+    "header_drift/renamed.csv": 1,
+    "header_drift/reordered.csv": 1,
+    "ids/register_ids.csv": 8,
+    "ids/settlement_legacy_id.csv": 2,
+}
+
+
+def test_every_fixture_reconciles_in_sql(conn, all_contracts):
+    files = sorted(
+        str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*") if p.is_file() and p.suffix in (".csv", ".xlsx")
+    )
+    assert files == sorted(RECORDS)  # a new fixture needs its count here
+    day = date(2032, 12, 31)
+    batches = {}
+    for rel in files:
+        source = (
+            "household_register"
+            if rel.startswith("ids/register")
+            else "fixture_excel"
+            if rel.endswith(".xlsx")
+            else "medical_settlements"
+        )
+        batches[rel] = (source, _load(conn, all_contracts[source], rel, day).batch_id)
+    for rel, (source, batch_id) in batches.items():
+        ledger = conn.execute(
+            f"""select b.rows_read, b.rows_loaded, b.rows_quarantined,
+                      (select count(*) from raw.{source} r where r._batch_id = b.batch_id),
+                      (select count(*) from quarantine.{source} q where q._batch_id = b.batch_id)
+               from audit.load_batches b where b.batch_id = %s""",
+            (batch_id,),
+        ).fetchone()
+        read, loaded, quarantined, in_raw, in_quarantine = ledger
+        assert (read, loaded, quarantined) == (RECORDS[rel], in_raw, in_quarantine), rel
+        assert read == loaded + quarantined, rel
+    unbalanced = conn.execute(
+        "select count(*) from audit.load_batches"
+        " where logical_date = %s and rows_read <> rows_loaded + rows_quarantined",
+        (day,),
+    ).fetchone()[0]
+    assert unbalanced == 0
