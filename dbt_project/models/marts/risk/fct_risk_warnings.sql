@@ -21,7 +21,7 @@ summary as (
     select
         warning_id,
         min(event_date) filter (where transition = 'raised') as raised_on,
-        min(event_date) filter (where transition in ('confirmed', 'lifted')) as verified_on,
+        min(visit_date) filter (where transition in ('confirmed', 'lifted')) as verified_on,
         max(event_date) filter (where transition in ('lifted', 'cleared')) as lifted_on,
         max(event_date) filter (where transition = 'cleared') as cleared_on,
         max(event_date) filter (where transition = 'confirmed') as confirmed_on,
