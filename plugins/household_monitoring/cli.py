@@ -296,7 +296,12 @@ def cmd_superset(args: argparse.Namespace) -> int:
         if args.action == "start":
             url = instance.start(args.port)
             _say(f"Superset: {url}{path}")
-            _say(f"  login {superset.ADMIN_USER} / password in {instance.home / 'admin_password'}")
+            where = (
+                "HM_SUPERSET_ADMIN_PASSWORD"
+                if os.environ.get("HM_SUPERSET_ADMIN_PASSWORD")
+                else instance.home / "admin_password"
+            )
+            _say(f"  login {superset.ADMIN_USER} / password in {where}")
             _say(f"  log {instance.log_path}; stop with `python3 dev.py superset stop`")
     except superset.SupersetError as exc:
         _say(f"error: {exc}")
