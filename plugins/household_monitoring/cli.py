@@ -255,6 +255,31 @@ def cmd_dbt_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_what_if(args: argparse.Namespace) -> int:
+    from household_monitoring.pipeline import id_salt
+    from household_monitoring.whatif import ThresholdChange, WhatIfError, drop_what_if, run_what_if
+
+    db = config.warehouse()
+    try:
+        if args.drop:
+            _say("dropped: " + (", ".join(drop_what_if(db, args.name)) or "nothing"))
+            return 0
+        changes = [ThresholdChange.parse(text) for text in args.set or []]
+        end = args.to or date.today()
+        start = args.start or date(end.year - 1, end.month, end.day) + timedelta(days=1)
+        report = run_what_if(db, changes, start, end, name=args.name, salt=id_salt())
+    except WhatIfError as exc:
+        _say(f"what-if: {exc}")
+        return 2
+    _say(
+        f"What-if {report.name}: {', '.join(args.set)}; warnings reaching a level {report.start} .. {report.end}, "
+        f"data as of {report.as_of}"
+    )
+    _say(report.render())
+    _say(f"Changed warnings: {report.report_dir / 'changes.csv'}; marts of the what-if: schema {report.schema}")
+    return 0
+
+
 def _reporting_views_missing(db: config.Database) -> list[str]:
     from household_monitoring.database import connect
 
@@ -337,6 +362,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("dbt-sources", help="regenerate the dbt sources from the contracts")
     p.add_argument("--check", action="store_true", help="only check that they are up to date")
     p.set_defaults(func=cmd_dbt_sources)
+    p = sub.add_parser(
+        "what-if",
+        help="replay the warning rules with changed thresholds, beside production",
+        description="e.g. hm what-if --set ILLNESS_OOP.red=2500 --from 2023-07-18 --to 2024-07-17",
+    )
+    p.add_argument("--set", action="append", metavar="RULE.LEVEL=VALUE", help="a changed threshold (repeatable)")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first date (default: a year before --to)")
+    p.add_argument("--to", type=date.fromisoformat, help="last date (default: today)")
+    p.add_argument("--name", default="scenario", help="names the schemas whatif_<name>_* (default scenario)")
+    p.add_argument("--drop", action="store_true", help="drop the schemas of what-if --name instead")
+    p.set_defaults(func=cmd_what_if)
     p = sub.add_parser("superset", help="Apache Superset with the county dashboard, on 127.0.0.1")
     p.add_argument("action", nargs="?", default="start", choices=["start", "stop", "provision", "status"])
     p.add_argument("--port", type=int, help="port to listen on (default HM_SUPERSET_PORT or 8088)")
