@@ -313,7 +313,14 @@ def cmd_superset(args: argparse.Namespace) -> int:
                 warnings.simplefilter("ignore")
                 db = postgres_server.start()
             _say(f"private PostgreSQL on 127.0.0.1:{db.port} (stop it with `.venv/bin/hm db stop`)")
-        missing = _reporting_views_missing(db)
+        import psycopg
+
+        try:
+            missing = _reporting_views_missing(db)
+        except psycopg.Error as exc:
+            _say(f"error: cannot read the warehouse {db.host}:{db.port}/{db.dbname}: {exc}".rstrip())
+            _say("       run `python3 dev.py run` first, or name the warehouse with HM_DATABASE_URL / PG* variables")
+            return 1
         if missing:
             _say(f"note: {', '.join(missing)} missing in {db.dbname}: run `python3 dev.py run` first")
         path = instance.provision(db)
@@ -321,7 +328,12 @@ def cmd_superset(args: argparse.Namespace) -> int:
         if args.action == "start":
             url = instance.start(args.port)
             _say(f"Superset: {url}{path}")
-            _say(f"  login {superset.ADMIN_USER} / password in {instance.home / 'admin_password'}")
+            where = (
+                "HM_SUPERSET_ADMIN_PASSWORD"
+                if os.environ.get("HM_SUPERSET_ADMIN_PASSWORD")
+                else instance.home / "admin_password"
+            )
+            _say(f"  login {superset.ADMIN_USER} / password in {where}")
             _say(f"  log {instance.log_path}; stop with `python3 dev.py superset stop`")
     except superset.SupersetError as exc:
         _say(f"error: {exc}")

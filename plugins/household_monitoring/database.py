@@ -115,17 +115,19 @@ class RolesUnavailable(RuntimeError):
     """The pipeline's roles are missing and the migrating user may not create them (no CREATEROLE)."""
 
 
-def ensure_roles(conn: psycopg.Connection) -> list[str]:
-    """Create the roles of ``ROLES`` that do not exist yet; set passwords given in the environment.
+def ensure_roles(conn: psycopg.Connection, roles: dict[str, tuple[str, str]] | None = None) -> list[str]:
+    """Create the roles of ``roles`` (default ``ROLES``) that do not exist yet; set passwords given in the environment.
 
     Race-safe across databases of one server (roles are cluster-wide): each creation
     runs in a PL/pgSQL block that treats ``duplicate_object`` and ``unique_violation``
-    (another session created the role first) as success. Returns the roles created
-    by this call. Raises ``RolesUnavailable`` naming the missing roles when the
-    current user has neither SUPERUSER nor CREATEROLE.
+    (another session created the role first) as success. Returns the roles that
+    were missing when the call began (now created, by this call or a concurrent one).
+    Raises ``RolesUnavailable`` naming the missing roles when the current user has
+    neither SUPERUSER nor CREATEROLE.
     """
-    existing = {r for (r,) in conn.execute("select rolname from pg_roles where rolname = any(%s)", (list(ROLES),))}
-    missing = [role for role in ROLES if role not in existing]
+    roles = ROLES if roles is None else roles
+    existing = {r for (r,) in conn.execute("select rolname from pg_roles where rolname = any(%s)", (list(roles),))}
+    missing = [role for role in roles if role not in existing]
     created = []
     if missing:
         can_create = conn.execute(
@@ -137,7 +139,7 @@ def ensure_roles(conn: psycopg.Connection) -> list[str]:
                 "create them once as a superuser (or grant CREATEROLE) and migrate again"
             )
         for role in missing:
-            comment = ROLES[role][1]
+            comment = roles[role][1]
             conn.execute(
                 sql.SQL(
                     "do $$ begin create role {role} login; comment on role {role} is {comment}; "
@@ -145,7 +147,7 @@ def ensure_roles(conn: psycopg.Connection) -> list[str]:
                 ).format(role=sql.Identifier(role), comment=sql.Literal(comment))
             )
             created.append(role)
-    for role, (variable, _) in ROLES.items():
+    for role, (variable, _) in roles.items():
         password = os.environ.get(variable)
         if password:
             conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password)))

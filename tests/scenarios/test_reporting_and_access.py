@@ -438,3 +438,10 @@ def test_data_quality_scorecard_reconciles_with_the_ledger(owner):
         "select count(distinct logical_date), count(*) from reporting.data_quality_scorecard"
     ).fetchone()
     assert days == (8, 80)  # every source every day from D1 to REPORT_DATE, sent or not
+
+
+def test_no_report_from_marts_of_another_date(owner):
+    from household_monitoring.report import ReportError, collect_figures
+
+    with pytest.raises(ReportError, match=f"describes {REPORT_DATE}, not {D2}"):
+        collect_figures(owner, D2)
