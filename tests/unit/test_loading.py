@@ -234,3 +234,18 @@ def test_extra_column_values_keep_quotes_backslashes_and_line_breaks(conn, contr
             "select _extra->>'备注' from raw.medical_settlements where _batch_id = %s", (result.batch_id,)
         ).fetchall()
     assert values == [('say "hi" \\ to C:\\dir\nnext line',), ("\x01odd",)]
+
+
+def test_migrate_adds_the_optional_columns_to_tables_of_an_older_release(fresh_db):
+    from household_monitoring.database import connect, migrate
+
+    with connect(fresh_db, autocommit=True) as conn:
+        conn.execute("alter table raw.medical_settlements drop column _sheet, drop column _extra")
+        conn.execute("alter table quarantine.medical_settlements drop column _sheet")
+        migrate(conn)
+        migrate(conn)  # idempotent
+        columns = conn.execute(
+            """select table_schema, column_name from information_schema.columns
+               where table_name = 'medical_settlements' and column_name in ('_sheet', '_extra') order by 1, 2"""
+        ).fetchall()
+    assert columns == [("quarantine", "_sheet"), ("raw", "_extra"), ("raw", "_sheet")]
