@@ -15,7 +15,10 @@ has logical date D and processes the files the departments dropped for D:
 3. `build_marts` runs `dbt build` as of the logical date on what was published
    (trigger rule `all_done`: a failed source never blocks the marts).
    Its outlet is `household_monitoring://marts/risk`.
-4. `audit_day` reconciles the ledger and fails the run if any batch was held back,
+4. `publish_report` (after `build_marts`) generates the dbt docs and writes the county
+   daily report `var/reports/<YYYY-MM-DD>/index.html` from the marts, linking the dbt
+   docs and the Data Docs. Its outlet is `household_monitoring://reports/county_daily`.
+5. `audit_day` reconciles the ledger and fails the run if any batch was held back,
    so a bad file is visible in the run's state. Sources that sent no file for the day
    are logged as a freshness alert (returned as `sources_without_file`), without
    failing the run: a department that sends nothing on a holiday is normal.
@@ -39,6 +42,7 @@ TIMEZONE = "Asia/Shanghai"
 SOURCES = source_names()  # file names only: no YAML parsing at parse time
 RAW_ASSETS = {source: Asset(f"household_monitoring://raw/{source}", group="raw") for source in SOURCES}
 MARTS_ASSET = Asset("household_monitoring://marts/risk", group="marts")
+REPORT_ASSET = Asset("household_monitoring://reports/county_daily", group="reports")
 
 
 def _extract_date(context):
@@ -108,6 +112,12 @@ def household_monitoring_daily():
 
         build(_extract_date(context), _warehouse())
 
+    @task(outlets=[REPORT_ASSET])
+    def publish_report(**context) -> str:
+        from household_monitoring.pipeline import publish_report as publish
+
+        return publish(_extract_date(context), _warehouse())
+
     @task(trigger_rule="all_done", retries=0)
     def audit_day(**context) -> dict:
         from household_monitoring.pipeline import SourceFailed
@@ -120,7 +130,7 @@ def household_monitoring_daily():
 
     groups = [source_group(source) for source in SOURCES]
     marts = build_marts()
-    prepare_warehouse() >> groups >> marts >> audit_day()
+    prepare_warehouse() >> groups >> marts >> [publish_report(), audit_day()]
 
 
 household_monitoring_daily()

@@ -92,3 +92,51 @@ def fresh_db(server):
         migrate(conn)
     yield db
     drop_database(server, name)
+
+
+#: Chromium flags that work headless in containers and CI (no sandbox, no GPU, no background traffic).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    """The Chromium to drive: ``HM_CHROMIUM``, else ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PATH."""
+    import shutil
+
+    configured = os.environ.get("HM_CHROMIUM")
+    if configured:
+        return configured if Path(configured).exists() else None
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (the system's, driven by Playwright), shared by the session.
+
+    Without a Chromium the tests that use it are skipped with the reason, unless
+    ``HM_REQUIRE_BROWSER=1`` (set in CI), which turns the missing browser into a failure.
+    Usage: ``page = browser.new_page(); page.goto(path.as_uri())``.
+    """
+    path = chromium_path()
+    if path is None:
+        reason = "no Chromium found (HM_CHROMIUM, or chromium on PATH); install it, e.g. `apt-get install chromium`"
+        if os.environ.get("HM_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"HM_REQUIRE_BROWSER=1 and {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -40,6 +40,11 @@ def data_docs_dir() -> Path:
     return Path(os.environ.get("HM_GX_DIR", var_dir() / "gx")).resolve()
 
 
+def reports_dir() -> Path:
+    """Where the county daily reports go: ``<reports>/<YYYY-MM-DD>/index.html``, dbt docs in ``<reports>/dbt-docs``."""
+    return Path(os.environ.get("HM_REPORTS_DIR", var_dir() / "reports")).resolve()
+
+
 @dataclass(frozen=True)
 class Database:
     """Connection parameters of the warehouse (PostgreSQL)."""
@@ -64,6 +69,10 @@ class Database:
 
     def with_dbname(self, dbname: str) -> Database:
         return Database(self.host, self.port, self.user, self.password, dbname)
+
+    def as_user(self, user: str, password: str = "") -> Database:
+        """The same server and database, reached as another role (e.g. ``analyst``)."""
+        return Database(self.host, self.port, user, password, self.dbname)
 
     def environment(self) -> dict[str, str]:
         """Variables handed to Airflow, dbt and Great Expectations child processes."""

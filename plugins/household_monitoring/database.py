@@ -2,13 +2,35 @@
 
 ``migrate`` is idempotent: it creates the ``raw``, ``quarantine`` and ``audit``
 schemas, the load ledger ``audit.load_batches``, the quality results
-``audit.dq_results`` and one raw and one quarantine table per contract. dbt owns
-every other schema.
+``audit.dq_results`` and one raw and one quarantine table per contract; then the
+roles and their grants (``ROLES``, ``grant_access``). dbt fills every other schema.
+
+Roles (shared/DESIGN.md "Identity and privacy", issue 6):
+
+- ``hm_pipeline``: the writer. USAGE and CREATE on every schema of the pipeline,
+  all DML on ``raw``, ``quarantine`` and ``audit``.
+- ``analyst``: reads ``marts`` and ``reporting`` only (no personal data there).
+- ``auditor``: reads ``audit`` (the ledger and quality results) and ``quarantine``,
+  and, through dbt grants, the audit marts (``marts.fct_risk_warning_lineage``) and
+  the data-quality reporting view; never ``raw`` and no other mart.
+
+Roles are cluster-wide while tables are per database, and several databases of one
+server may migrate at once (parallel test sessions): a role is created only when
+missing, and a concurrent creation elsewhere (``duplicate_object`` /
+``unique_violation``) counts as success. Passwords come from the environment
+(``HM_PIPELINE_PASSWORD``, ``HM_ANALYST_PASSWORD``, ``HM_AUDITOR_PASSWORD``), never
+from the repository; without one the role can log in only where the server trusts it.
+Tables dbt builds later stay readable twice over: default privileges for the
+migrating role, and the ``+grants`` of ``dbt_project.yml`` that dbt re-applies after
+every rebuild.
 """
 
 from __future__ import annotations
 
+import os
+
 import psycopg
+from psycopg import sql
 
 from household_monitoring.config import Database, warehouse
 from household_monitoring.contracts import Contract, load_contracts
@@ -69,6 +91,106 @@ LEDGER_DDL = [
 ]
 
 
+#: Schemas the pipeline itself writes (``migrate``) and those dbt builds (``dbt_project.yml``).
+PIPELINE_SCHEMAS = ("raw", "quarantine", "audit")
+DBT_SCHEMAS = ("staging", "intermediate", "reference", "marts", "reporting")
+
+#: role -> (environment variable of its password, comment). All three can log in.
+ROLES = {
+    "hm_pipeline": ("HM_PIPELINE_PASSWORD", "Household monitoring: the pipeline (writes raw, quarantine, audit, dbt)."),
+    "analyst": ("HM_ANALYST_PASSWORD", "Household monitoring: analysts and BI tools (reads marts and reporting)."),
+    "auditor": ("HM_AUDITOR_PASSWORD", "Household monitoring: auditors (reads audit, quarantine and the ledger)."),
+}
+
+#: role -> schemas it may use and read every table of (dbt grants add single audit marts for the auditor).
+READ_ACCESS = {
+    "analyst": ("marts", "reporting"),
+    "auditor": ("audit", "quarantine"),
+}
+#: Schemas the auditor may enter without reading every table: dbt grants name the tables.
+AUDITOR_USAGE_ONLY = ("marts", "reporting")
+
+
+class RolesUnavailable(RuntimeError):
+    """The pipeline's roles are missing and the migrating user may not create them (no CREATEROLE)."""
+
+
+def ensure_roles(conn: psycopg.Connection) -> list[str]:
+    """Create the roles of ``ROLES`` that do not exist yet; set passwords given in the environment.
+
+    Race-safe across databases of one server (roles are cluster-wide): each creation
+    runs in a PL/pgSQL block that treats ``duplicate_object`` and ``unique_violation``
+    (another session created the role first) as success. Returns the roles created
+    by this call. Raises ``RolesUnavailable`` naming the missing roles when the
+    current user has neither SUPERUSER nor CREATEROLE.
+    """
+    existing = {r for (r,) in conn.execute("select rolname from pg_roles where rolname = any(%s)", (list(ROLES),))}
+    missing = [role for role in ROLES if role not in existing]
+    created = []
+    if missing:
+        can_create = conn.execute(
+            "select rolsuper or rolcreaterole from pg_roles where rolname = current_user"
+        ).fetchone()[0]
+        if not can_create:
+            raise RolesUnavailable(
+                f"roles {', '.join(missing)} do not exist and {conn.info.user!r} may not create them: "
+                "create them once as a superuser (or grant CREATEROLE) and migrate again"
+            )
+        for role in missing:
+            comment = ROLES[role][1]
+            conn.execute(
+                sql.SQL(
+                    "do $$ begin create role {role} login; comment on role {role} is {comment}; "
+                    "exception when duplicate_object or unique_violation then null; end $$"
+                ).format(role=sql.Identifier(role), comment=sql.Literal(comment))
+            )
+            created.append(role)
+    for role, (variable, _) in ROLES.items():
+        password = os.environ.get(variable)
+        if password:
+            conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password)))
+    return created
+
+
+def grant_access(conn: psycopg.Connection) -> None:
+    """Grant each role its schemas and tables in this database, now and for tables created later.
+
+    Creates the dbt schemas if missing so the grants can be made before dbt first
+    runs. Default privileges are set for the current user (the one that runs
+    migrate and, in every deployment of this repository, dbt) and, when the current
+    user is a superuser, for ``hm_pipeline`` too (a pipeline that connects as it).
+    """
+    for schema in DBT_SCHEMAS:
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    ident = sql.Identifier
+    pipeline = ident("hm_pipeline")
+    all_schemas = sql.SQL(", ").join(ident(s) for s in PIPELINE_SCHEMAS + DBT_SCHEMAS)
+    written = sql.SQL(", ").join(ident(s) for s in PIPELINE_SCHEMAS)
+    conn.execute(sql.SQL("grant usage, create on schema {} to {}").format(all_schemas, pipeline))
+    conn.execute(
+        sql.SQL("grant select, insert, update, delete on all tables in schema {} to {}").format(written, pipeline)
+    )
+    conn.execute(sql.SQL("grant usage, select, update on all sequences in schema {} to {}").format(written, pipeline))
+    for role, schemas in READ_ACCESS.items():
+        listed = sql.SQL(", ").join(ident(s) for s in schemas)
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(listed, ident(role)))
+        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(listed, ident(role)))
+    conn.execute(
+        sql.SQL("grant usage on schema {} to auditor").format(sql.SQL(", ").join(ident(s) for s in AUDITOR_USAGE_ONLY))
+    )
+    is_super = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
+    owners = [conn.info.user] + (["hm_pipeline"] if is_super and conn.info.user != "hm_pipeline" else [])
+    for owner in owners:
+        prefix = sql.SQL("alter default privileges for role {} in schema ").format(ident(owner))
+        conn.execute(
+            prefix + sql.SQL("{} grant select, insert, update, delete on tables to {}").format(written, pipeline)
+        )
+        conn.execute(prefix + sql.SQL("{} grant usage, select, update on sequences to {}").format(written, pipeline))
+        for role, schemas in READ_ACCESS.items():
+            listed = sql.SQL(", ").join(ident(s) for s in schemas)
+            conn.execute(prefix + sql.SQL("{} grant select on tables to {}").format(listed, ident(role)))
+
+
 def connect(db: Database | None = None, *, autocommit: bool = False) -> psycopg.Connection:
     """A psycopg 3 connection to the warehouse (``config.warehouse()`` by default)."""
     db = db or warehouse()
@@ -76,7 +198,10 @@ def connect(db: Database | None = None, *, autocommit: bool = False) -> psycopg.
 
 
 def migrate(conn: psycopg.Connection, contracts: dict[str, Contract] | None = None) -> None:
-    """Create the pipeline's schemas and tables if missing, in one transaction."""
+    """Create the pipeline's schemas, tables and roles if missing and grant access, in one transaction.
+
+    Raises ``RolesUnavailable`` when the roles are missing and may not be created.
+    """
     contracts = load_contracts() if contracts is None else contracts
     with conn.transaction():
         # Serialise concurrent migrations (parallel Airflow tasks on a fresh database).
@@ -86,6 +211,8 @@ def migrate(conn: psycopg.Connection, contracts: dict[str, Contract] | None = No
         for contract in contracts.values():
             for statement in contract.raw_ddl() + contract.quarantine_ddl():
                 conn.execute(statement)
+        ensure_roles(conn)
+        grant_access(conn)
 
 
 def create_database(server: Database, dbname: str) -> Database:

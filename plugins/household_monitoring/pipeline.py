@@ -108,6 +108,18 @@ def build_marts(logical_date: date, db: Database) -> None:
     run_dbt(["build", "--vars", f"{{as_of_date: '{logical_date.isoformat()}'}}"], db=db, salt=id_salt())
 
 
+def publish_report(logical_date: date, db: Database) -> str:
+    """dbt docs, then the county daily report of ``logical_date`` (``report``); returns the report's path.
+
+    Run after ``build_marts`` for the same date: raises ``report.ReportError`` when the
+    marts describe another date, ``DbtFailed`` when ``dbt docs generate`` fails.
+    """
+    from household_monitoring.report import generate_dbt_docs, render_report
+
+    generate_dbt_docs(db, id_salt())
+    return str(render_report(logical_date, db))
+
+
 def audit_day(logical_date: date, db: Database) -> dict:
     """The day's reconciliation from the ledger; raises ``SourceFailed`` if a batch was held back.
 

@@ -68,6 +68,10 @@ def test_one_ingest_task_group_per_contract_with_its_asset(dagbag):
     assert marts.trigger_rule == "all_done"
     assert [a.uri for a in marts.outlets] == ["household_monitoring://marts/risk"]
     assert dag.get_task("audit_day").upstream_task_ids == {"build_marts"}
+    report = dag.get_task("publish_report")
+    assert report.upstream_task_ids == {"build_marts"}
+    assert report.trigger_rule == "all_success"  # no report from marts that failed to build
+    assert [a.uri for a in report.outlets] == ["household_monitoring://reports/county_daily"]
 
 
 def test_parsing_imports_nothing_heavy():
@@ -76,7 +80,7 @@ def test_parsing_imports_nothing_heavy():
         "import json, runpy, sys; "
         f"runpy.run_path({str(DAGS_DIR / 'household_monitoring_daily.py')!r}); "
         "heavy = ['great_expectations', 'dbt', 'pyarrow', 'psycopg', 'household_monitoring.loading', "
-        "'household_monitoring.quality', 'pandas']; "
+        "'household_monitoring.quality', 'household_monitoring.report', 'matplotlib', 'pandas']; "
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     env = {

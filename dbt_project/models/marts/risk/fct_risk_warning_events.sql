@@ -7,7 +7,7 @@ states as (
 ),
 
 rules as (
-    select * from {{ ref('risk_rules') }}
+    select * from {{ ref('int_risk_rules_in_force') }}
 ),
 
 final as (
@@ -31,7 +31,7 @@ final as (
         end as evidence_ids,
         states.evidence_model,
         states.visit_id,
-        states.verifier,
+        {{ person_key('states.verifier') }} as verifier_key,
         states.verification_note
     from states
     left join rules

@@ -1,0 +1,45 @@
+-- Each warning's home visit against the target (seed service_targets): raised on,
+-- visited on, days to the visit (or days waited so far), and whether it was or is
+-- late. Overdue = still awaiting and late. One row per warning, as of the as-of date.
+-- Days to assistance are not measured yet: no mart records assistance dates.
+with
+
+warnings as (
+    select * from {{ ref('fct_risk_warnings') }}
+),
+
+households as (
+    select * from {{ ref('mart_household_risk') }}
+),
+
+divisions as (
+    select * from {{ ref('admin_divisions') }}
+),
+
+final as (
+    select
+        warnings.warning_id,
+        warnings.household_id,
+        households.township_code,
+        townships.division_name as township_name,
+        households.village_code,
+        villages.division_name as village_name,
+        warnings.risk_factor_code,
+        warnings.risk_factor,
+        warnings.warning_level,
+        warnings.status,
+        warnings.raised_on,
+        warnings.verified_on as visited_on,
+        warnings.days_to_verification as days_to_home_visit,
+        warnings.days_awaiting_verification as days_awaiting_home_visit,
+        warnings.home_visit_target_days as target_days,
+        warnings.is_home_visit_late as is_late,
+        coalesce(warnings.status = 'awaiting_verification' and warnings.is_home_visit_late, false) as is_overdue,
+        warnings.as_of_date
+    from warnings
+    inner join households on warnings.household_id = households.household_id
+    left join divisions as townships on households.township_code = townships.division_code
+    left join divisions as villages on households.village_code = villages.division_code
+)
+
+select * from final
