@@ -535,7 +535,9 @@ def _fingerprint(conn) -> dict:
     relations = conn.execute(
         """select n.nspname, c.relname, c.relkind, c.relfilenode from pg_class as c
            inner join pg_namespace as n on c.relnamespace = n.oid
-           where n.nspname in ('raw', 'quarantine', 'audit', 'staging', 'intermediate', 'marts', 'reference')
+           where n.nspname in (
+               'raw', 'quarantine', 'audit', 'staging', 'intermediate', 'marts', 'reference', 'reporting'
+           )
              and c.relkind in ('r', 'v', 'm')"""
     ).fetchall()
     for schema, name, kind, node in relations:

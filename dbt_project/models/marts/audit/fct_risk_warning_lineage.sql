@@ -99,8 +99,8 @@ located as (
 
 final as (
     select
-        located.warning_event_id || '|' || located.evidence_id || '|' || coalesce(located.batch_id::text, '')
-        || '|' || coalesce(located.source_row_number::text, '') as lineage_id,
+        located.warning_event_id || '|' || located.evidence_id || '|'
+        || coalesce(cast(located.source_row_number as text), '') as lineage_id,
         located.warning_event_id,
         located.warning_id,
         located.household_id,

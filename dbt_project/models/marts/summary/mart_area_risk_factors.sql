@@ -46,16 +46,7 @@ final as (
     select
         coalesce(village_code, township_code, county_code) || '|' || risk_factor || '|' || warning_level
             as area_factor_level_id,
-        case
-            when village_code is not null then 'village'
-            when township_code is not null then 'township'
-            else 'county'
-        end as area_level,
-        coalesce(village_code, township_code, county_code) as area_code,
-        case
-            when village_code is not null then township_code
-            when township_code is not null then county_code
-        end as parent_area_code,
+        {{ area_columns() }},
         risk_factor,
         warning_level,
         open_warnings,
