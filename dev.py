@@ -3,6 +3,9 @@
 
     python3 dev.py run    install, get a database, generate the sample county, run the DAGs, print a summary
     python3 dev.py test   install, then lint (ruff, sqlfluff) and run the tests (pytest)
+    python3 dev.py superset [start|stop|provision|status]
+                          Apache Superset (own environment var/superset-venv) on 127.0.0.1 with the
+                          county dashboard, connected to the warehouse as the analyst role
 
 Both create ``.venv`` on first use and install the pinned set in
 ``requirements.lock`` with uv (itself installed from PyPI into the venv); later
@@ -76,8 +79,12 @@ def cmd_test(args: list[str]) -> int:
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *args], cwd=ROOT, env=env())
 
 
+def cmd_superset(args: list[str]) -> int:
+    return subprocess.call([str(BIN / "hm"), "superset", *args], env=env())
+
+
 def main() -> int:
-    commands = {"run": cmd_run, "test": cmd_test}
+    commands = {"run": cmd_run, "test": cmd_test, "superset": cmd_superset}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

@@ -19,7 +19,9 @@ has logical date D and processes the files the departments dropped for D:
    daily report `var/reports/<YYYY-MM-DD>/index.html` from the marts, linking the dbt
    docs and the Data Docs. Its outlet is `household_monitoring://reports/county_daily`.
 5. `audit_day` reconciles the ledger and fails the run if any batch was held back,
-   so a bad file is visible in the run's state.
+   so a bad file is visible in the run's state. Sources that sent no file for the day
+   are logged as a freshness alert (returned as `sources_without_file`), without
+   failing the run: a department that sends nothing on a holiday is normal.
 
 The warehouse is the Airflow connection `hm_warehouse`
 (`AIRFLOW_CONN_HM_WAREHOUSE`). Nothing heavy is imported at parse time.

@@ -5,6 +5,7 @@
     hm db start|stop|url    the private PostgreSQL (used when no server is configured)
     hm summary [--as-of D]  warnings, reconciliation and where everything is
     hm dbt-sources [--check]  regenerate (or check) the dbt sources from the contracts
+    hm superset start|stop|provision|status   Apache Superset on 127.0.0.1 with the county dashboard
 
 The warehouse is the server named by ``HM_DATABASE_URL`` or ``PG*`` variables;
 when none is, ``hm run`` starts the private server and stops it when done.
@@ -254,6 +255,80 @@ def cmd_dbt_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_what_if(args: argparse.Namespace) -> int:
+    from household_monitoring.pipeline import id_salt
+    from household_monitoring.whatif import ThresholdChange, WhatIfError, drop_what_if, run_what_if
+
+    db = config.warehouse()
+    try:
+        if args.drop:
+            _say("dropped: " + (", ".join(drop_what_if(db, args.name)) or "nothing"))
+            return 0
+        changes = [ThresholdChange.parse(text) for text in args.set or []]
+        end = args.to or date.today()
+        start = args.start or date(end.year - 1, end.month, end.day) + timedelta(days=1)
+        report = run_what_if(db, changes, start, end, name=args.name, salt=id_salt())
+    except WhatIfError as exc:
+        _say(f"what-if: {exc}")
+        return 2
+    _say(
+        f"What-if {report.name}: {', '.join(args.set)}; warnings reaching a level {report.start} .. {report.end}, "
+        f"data as of {report.as_of}"
+    )
+    _say(report.render())
+    _say(f"Changed warnings: {report.report_dir / 'changes.csv'}; marts of the what-if: schema {report.schema}")
+    return 0
+
+
+def _reporting_views_missing(db: config.Database) -> list[str]:
+    from household_monitoring.database import connect
+
+    wanted = [
+        "reporting.warnings_by_village_factor",
+        "reporting.households_below_line",
+        "reporting.time_to_verification",
+        "reporting.data_quality_scorecard",
+    ]
+    with connect(db) as conn:
+        return [name for name in wanted if conn.execute("select to_regclass(%s)", (name,)).fetchone()[0] is None]
+
+
+def cmd_superset(args: argparse.Namespace) -> int:
+    """``hm superset``: start (install, initialise, provision, run), stop, provision again, status."""
+    from household_monitoring import superset
+
+    instance = superset.Instance.default()
+    try:
+        if args.action == "stop":
+            _say("Superset stopped" if instance.stop() else "Superset was not running")
+            return 0
+        if args.action == "status":
+            _say(f"Superset running at {instance.url()}" if instance.healthy() else "Superset is not running")
+            return 0
+        db = config.configured_database()
+        if db is None:
+            from household_monitoring import postgres_server
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                db = postgres_server.start()
+            _say(f"private PostgreSQL on 127.0.0.1:{db.port} (stop it with `.venv/bin/hm db stop`)")
+        missing = _reporting_views_missing(db)
+        if missing:
+            _say(f"note: {', '.join(missing)} missing in {db.dbname}: run `python3 dev.py run` first")
+        path = instance.provision(db)
+        _say(f"provisioned: connection as {superset.ANALYST_ROLE}, datasets, charts, dashboard")
+        if args.action == "start":
+            url = instance.start(args.port)
+            _say(f"Superset: {url}{path}")
+            _say(f"  login {superset.ADMIN_USER} / password in {instance.home / 'admin_password'}")
+            _say(f"  log {instance.log_path}; stop with `python3 dev.py superset stop`")
+    except superset.SupersetError as exc:
+        _say(f"error: {exc}")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from household_monitoring.sample_data.generator import DEFAULT_END, DEFAULT_START
 
@@ -282,6 +357,21 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("dbt-sources", help="regenerate the dbt sources from the contracts")
     p.add_argument("--check", action="store_true", help="only check that they are up to date")
     p.set_defaults(func=cmd_dbt_sources)
+    p = sub.add_parser(
+        "what-if",
+        help="replay the warning rules with changed thresholds, beside production",
+        description="e.g. hm what-if --set ILLNESS_OOP.red=2500 --from 2023-07-18 --to 2024-07-17",
+    )
+    p.add_argument("--set", action="append", metavar="RULE.LEVEL=VALUE", help="a changed threshold (repeatable)")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first date (default: a year before --to)")
+    p.add_argument("--to", type=date.fromisoformat, help="last date (default: today)")
+    p.add_argument("--name", default="scenario", help="names the schemas whatif_<name>_* (default scenario)")
+    p.add_argument("--drop", action="store_true", help="drop the schemas of what-if --name instead")
+    p.set_defaults(func=cmd_what_if)
+    p = sub.add_parser("superset", help="Apache Superset with the county dashboard, on 127.0.0.1")
+    p.add_argument("action", nargs="?", default="start", choices=["start", "stop", "provision", "status"])
+    p.add_argument("--port", type=int, help="port to listen on (default HM_SUPERSET_PORT or 8088)")
+    p.set_defaults(func=cmd_superset)
     args = parser.parse_args(argv)
     return args.func(args)
 

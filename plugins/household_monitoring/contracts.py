@@ -186,11 +186,16 @@ class Contract:
         raise KeyError(name)
 
     def raw_ddl(self) -> list[str]:
-        """DDL statements creating ``raw.<source>`` (idempotent)."""
+        """DDL statements creating ``raw.<source>`` (idempotent).
+
+        A column added to the contract later is added to an existing table too
+        (``add column if not exists``); rows loaded before hold null in it.
+        """
         cols = [f"{c.name} {c.sql_type}" for c in self.columns]
         cols += [f"{name} {typ}" for name, typ in RAW_METADATA_COLUMNS]
         return [
             f"create table if not exists {self.raw_table} (\n  " + ",\n  ".join(cols) + "\n)",
+            *(f"alter table {self.raw_table} add column if not exists {c.name} {c.sql_type}" for c in self.columns),
             *(f"alter table {self.raw_table} add column if not exists {n} {t}" for n, t in RAW_OPTIONAL_COLUMNS),
             f"create index if not exists {self.source}_batch_idx on {self.raw_table} using brin (_batch_id)",
         ]

@@ -157,16 +157,25 @@ def dbt_environment(db: Database, salt: str) -> dict[str, str]:
     return {**db.environment(), "HM_ID_SALT": salt}
 
 
-def run_dbt(args: list[str], *, db: Database, salt: str, project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
+def run_dbt(
+    args: list[str],
+    *,
+    db: Database,
+    salt: str,
+    project_dir: Path = DBT_PROJECT_DIR,
+    target_path: Path | None = None,
+) -> list[str]:
     """Run one dbt command in-process, e.g. ``["build", "--vars", "{as_of_date: 2024-07-15}"]``.
 
-    Returns the nodes that passed with a warning (``severity: warn`` tests), logged too.
-    Raises ``DbtFailed`` naming the failing nodes when dbt does not succeed.
+    ``target_path`` (default ``HM_DBT_TARGET_PATH`` or ``<project>/target``) receives the
+    manifest, compiled SQL and logs. Returns the nodes that passed with a warning
+    (``severity: warn`` tests), logged too. Raises ``DbtFailed`` naming the failing nodes
+    when dbt does not succeed.
     """
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_environment(db, salt))
-    target = Path(os.environ.get("HM_DBT_TARGET_PATH", project_dir / "target"))
+    target = target_path or Path(os.environ.get("HM_DBT_TARGET_PATH", project_dir / "target"))
     full = [
         *args,
         "--project-dir",

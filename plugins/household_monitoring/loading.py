@@ -17,6 +17,12 @@ raw rows.
 A file that is unusable as a whole (empty, undecodable, a required column missing
 from the header) is *rejected*: no row of it is loaded, and every record that can
 be read is quarantined with the batch's reason.
+
+Columns a file has beyond its contract are kept per row in ``raw.<source>._extra``
+(jsonb) and the worksheet of an .xlsx row in ``_sheet``; both are only written when
+the file has them. A key that repeats within one file is resolved after the COPY
+(``_quarantine_duplicate_keys``): an identical copy is quarantined, conflicting
+versions all are.
 """
 
 from __future__ import annotations
@@ -236,7 +242,8 @@ def _stream_batch(
     if extract.extra_columns:
         names.append("_extra")
     read = loaded = 0
-    keys: list[pa.Array] = []
+    fingerprints: list[np.ndarray] = []  # of each loaded row's key, to find keys that repeat in the file
+    row_numbers: list[np.ndarray] = []
     options = pacsv.WriteOptions(include_header=False)
     # psycopg's default writer sends from a worker thread: the server parses one block while
     # Python checks the next (Arrow compute releases the GIL).
@@ -255,14 +262,51 @@ def _stream_batch(
                     sheet = sheets[j] if sheets else None
                     spool.add(int(block.row_numbers[i]), [col[j] for col in originals], reasons[j], sheet)
             if table.num_rows:
-                keys.append(_key_text(table, contract))
+                fingerprints.append(key_fingerprints(_key_text(table, contract)))
+                row_numbers.append(table.column("_row_number").to_numpy())
                 sink = pa.BufferOutputStream()
                 pacsv.write_csv(table, sink, options)
                 copy.write(memoryview(sink.getvalue()))
                 loaded += table.num_rows
-    if keys:
-        loaded -= _quarantine_duplicate_keys(cur, contract, extract, spool, batch_id, pa.chunked_array(keys))
+    if fingerprints:
+        fingerprint, rows = np.concatenate(fingerprints), np.concatenate(row_numbers)
+        order = np.argsort(fingerprint, kind="stable")
+        ordered = fingerprint[order]
+        repeats = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if repeats.size:  # rare: only then does SQL look at the rows (the usual file pays ~20 ms per 1M rows)
+            candidates = np.unique(rows[order[np.concatenate([repeats, repeats + 1])]])
+            loaded -= _quarantine_duplicate_keys(cur, contract, extract, spool, batch_id, candidates.tolist())
     return read, loaded
+
+
+#: Random odd 64-bit weights, one per character position (positions beyond wrap around).
+_KEY_WEIGHTS = np.random.default_rng(653129).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)
+
+
+def key_fingerprints(keys: pa.Array) -> np.ndarray:
+    """A 64-bit fingerprint of each string of ``keys`` (no nulls): ``sum((byte + 1) * weight[position])``.
+
+    Equal strings have equal fingerprints; different ones collide with a probability
+    below 2^-56 (a random linear hash modulo 2^64). Vectorised with NumPy over the
+    Arrow buffers: ~20 ms for a million keys, where Arrow's ``value_counts`` on the
+    strings took 150-400 ms (measured here). A collision costs nothing but a look at
+    the rows, which compares the keys themselves.
+    """
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    if keys.type == pa.large_string():
+        keys = keys.cast(pa.string())
+    n = len(keys)
+    offsets = np.frombuffer(keys.buffers()[1], np.int32)[keys.offset : keys.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(keys.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    starts = offsets[:-1] - offsets[0]
+    lengths = np.diff(offsets)
+    if not data.size:
+        return lengths.astype(np.uint64)
+    position = np.arange(data.size, dtype=np.int64) - np.repeat(starts, lengths)
+    terms = (data.astype(np.uint64) + np.uint64(1)) * _KEY_WEIGHTS[position % _KEY_WEIGHTS.size]
+    sums = np.add.reduceat(terms, np.minimum(starts, data.size - 1))
+    sums[lengths == 0] = 0  # reduceat gives an element for an empty range
+    return sums + lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 
 
 def _key_text(table: pa.Table, contract: Contract) -> pa.Array:
@@ -274,7 +318,7 @@ def _key_text(table: pa.Table, contract: Contract) -> pa.Array:
 
 
 def _quarantine_duplicate_keys(
-    cur, contract: Contract, extract: Extract, spool: _QuarantineSpool, batch_id: int, keys: pa.ChunkedArray
+    cur, contract: Contract, extract: Extract, spool: _QuarantineSpool, batch_id: int, candidates: list[int]
 ) -> int:
     """Move rows whose key occurs twice or more in the file from raw to the quarantine; return how many.
 
@@ -283,12 +327,9 @@ def _quarantine_duplicate_keys(
     others as ``duplicate of row N``; different records under one key are all
     quarantined, since which one is right cannot be told. A correction sent in a later
     file is not a duplicate: staging keeps the latest version (earlier ones stay in raw).
-    Costs one ``value_counts`` over the keys; SQL runs only when a key repeats.
+    ``candidates``: row numbers whose key fingerprint repeats (see ``key_fingerprints``);
+    their keys are compared here, so a fingerprint collision moves nothing.
     """
-    counts = pc.value_counts(keys)
-    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-    if not len(repeated):
-        return 0
     columns = contract.column_names
     key_sql = (
         contract.keys[0]
@@ -300,13 +341,14 @@ def _quarantine_duplicate_keys(
                   (select jsonb_object_agg(key, value) from jsonb_each_text(
                      to_jsonb(r) - '_batch_id' - '_logical_date' - '_row_number' - '_sheet' - '_extra')), _extra
             from {contract.raw_table} as r
-            where _batch_id = %s and {key_sql} = any(%s)
+            where _batch_id = %s and _row_number = any(%s)
             order by _sheet nulls first, _row_number""",
-        (batch_id, repeated.to_pylist()),
+        (batch_id, candidates),
     )
     groups: dict[str, list[tuple]] = {}
     for row in cur.fetchall():
         groups.setdefault(row[1], []).append(row)
+    groups = {key: rows for key, rows in groups.items() if len(rows) > 1}
     header_of = {name: extract.header[pos] for pos, name in enumerate(extract.positions) if name is not None}
     key_label = ", ".join(contract.keys)
     moved: list[str] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,13 +58,25 @@ def _one(conn, sql, *params):
     return conn.execute(sql, params).fetchone()
 
 
+#: What the marts said right after the D1 run, for the as-of test at the end of the module.
+SEEN_ON_D1: dict[str, list] = {}
+
+
 def test_s1_d1_red_illness_warning_awaiting_home_verification(county, airflow, conn):
     assert airflow(D1) == 0, airflow.log.read_text()[-3000:]
+    SEEN_ON_D1["open_warnings"] = conn.execute(
+        "select warning_id, household_id, rule_id, warning_level, status from marts.fct_risk_warnings "
+        "where is_open order by warning_id"
+    ).fetchall()
+    SEEN_ON_D1["households"] = conn.execute(
+        "select household_id, village_code, household_category, member_count from marts.mart_household_risk "
+        "order by household_id"
+    ).fetchall()
     warning = _one(
         conn,
         """select warning_level, status, risk_factor, raised_on, evidence_ids, signal_value,
                   pg_typeof(signal_value)::text
-           from marts.fct_risk_warnings where household_id = %s""",
+           from marts.fct_risk_warnings where household_id = %s and rule_id = 'ILLNESS_OOP'""",
         S1,
     )
     assert warning == (
@@ -352,11 +364,56 @@ def test_s3_start_record_makes_them_stably_employed(airflow, conn):
     assert places == (S3_WORKERS,)
 
 
+def _loader_household(conn) -> str:
+    (household,) = _one(
+        conn,
+        """select distinct members.household_id from intermediate.int_household_members as members
+           inner join marts.fct_person_employment_status as status on members.person_key = status.person_key
+           where status.employer = %s""",
+        S3_LOADING_COMPANY,
+    )
+    return household
+
+
+def _employment_warnings(conn, household: str) -> list[tuple]:
+    return conn.execute(
+        """select warning_level, status, raised_on, lifted_on, verified_on
+           from marts.fct_risk_warnings where household_id = %s and rule_id = 'UNSTABLE_EMPLOYMENT'""",
+        (household,),
+    ).fetchall()
+
+
 def test_s3_a_job_left_ends_employment_from_the_end_date_and_a_new_job_counts_again(airflow, conn):
     assert airflow(S3_LOADER_LEFT) == 0, airflow.log.read_text()[-3000:]
     assert _status_on(conn, date(2024, 9, 8), S3_LOADING_COMPANY) == [("employed", 1)]
     assert _status_on(conn, date(2024, 9, 9), S3_LOADING_COMPANY) == [("not_employed", 1)]
+    # No other member of his household is employed: the job-loss warning, yellow, raised the day
+    # the end-of-employment record arrived, with that record as evidence.
+    household = _loader_household(conn)
+    assert _employment_warnings(conn, household) == [("yellow", "awaiting_verification", S3_LOADER_LEFT, None, None)]
+    evidence = _one(
+        conn,
+        """select lineage.source, lineage.batch_logical_date, records.record_status, records.end_date
+           from marts.fct_risk_warning_lineage as lineage
+           inner join staging.stg_employment__records as records on lineage.evidence_id = records.record_id
+           where lineage.household_id = %s and lineage.transition = 'raised'
+             and lineage.warning_id in (
+                 select warning_id from marts.fct_risk_warnings where rule_id = 'UNSTABLE_EMPLOYMENT')""",
+        household,
+    )
+    assert evidence == ("employment", S3_LOADER_LEFT, "left", date(2024, 9, 8))
     assert airflow(S3_LOADER_REHIRED) == 0, airflow.log.read_text()[-3000:]
+    # Re-employed at 3,200 a month: lifted automatically, no home visit, history kept.
+    assert _employment_warnings(conn, household) == [("yellow", "lifted", S3_LOADER_LEFT, S3_LOADER_REHIRED, None)]
+    history = conn.execute(
+        """select transition, event_date, status_after, level_after from marts.fct_risk_warning_events
+           where household_id = %s and rule_id = 'UNSTABLE_EMPLOYMENT' order by event_seq""",
+        (household,),
+    ).fetchall()
+    assert history == [
+        ("raised", S3_LOADER_LEFT, "awaiting_verification", "yellow"),
+        ("cleared", S3_LOADER_REHIRED, "lifted", None),
+    ]
     assert _status_on(conn, date(2024, 9, 15), S3_LOADING_COMPANY) == [("not_employed", 1)]
     assert _status_on(conn, S3_LOADER_REHIRED, S3_LOADING_COMPANY) == [("employed", 1)]
     wage = _one(
@@ -449,3 +506,123 @@ def test_home_visit_delays_against_the_three_day_target(conn):
         (SCENARIO_HOUSEHOLDS["S2_2000_01"], "awaiting_verification", None, 67, True),  # 07-15 .. 09-20
         (SCENARIO_HOUSEHOLDS["S2_3000_01"], "confirmed", 3, None, False),  # visited 07-18: on the target
     ]
+
+
+def test_as_of_d1_the_history_gives_what_the_d1_run_said(conn):
+    """As-of mode: warnings (fct_risk_warning_status_history) and households (snapshot dim_household)
+    on D1, queried after every later run, equal what the marts said right after the D1 run."""
+    open_then = conn.execute(
+        """select warning_id, household_id, rule_id, warning_level, status
+           from marts.fct_risk_warning_status_history
+           where is_open and valid_from <= %s and (valid_to is null or %s < valid_to) order by warning_id""",
+        (D1, D1),
+    ).fetchall()
+    assert len(open_then) > 100
+    assert open_then == SEEN_ON_D1["open_warnings"]
+    households_then = conn.execute(
+        """select household_id, village_code, household_category, member_count from marts.dim_household
+           where dbt_valid_from <= %s and (dbt_valid_to is null or %s < dbt_valid_to) order by household_id""",
+        (D1, D1),
+    ).fetchall()
+    assert households_then == SEEN_ON_D1["households"]
+
+
+def _fingerprint(conn) -> dict:
+    """Every production relation: kind, storage (relfilenode) and an MD5 of its rows or view text."""
+    from psycopg import sql
+
+    found = {}
+    relations = conn.execute(
+        """select n.nspname, c.relname, c.relkind, c.relfilenode from pg_class as c
+           inner join pg_namespace as n on c.relnamespace = n.oid
+           where n.nspname in (
+               'raw', 'quarantine', 'audit', 'staging', 'intermediate', 'marts', 'reference', 'reporting'
+           )
+             and c.relkind in ('r', 'v', 'm')"""
+    ).fetchall()
+    for schema, name, kind, node in relations:
+        if kind == "v":
+            (digest,) = conn.execute("select md5(pg_get_viewdef(%s::regclass))", (f"{schema}.{name}",)).fetchone()
+        else:
+            (digest,) = conn.execute(
+                sql.SQL("select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {}.{} as t").format(
+                    sql.Identifier(schema), sql.Identifier(name)
+                )
+            ).fetchone()
+        found[(schema, name)] = (kind, node, digest)
+    return found
+
+
+def test_what_if_red_illness_at_2500_leaves_production_byte_identical(test_db, conn):
+    from household_monitoring.pipeline import id_salt
+    from household_monitoring.whatif import ThresholdChange, drop_what_if, run_what_if
+
+    before = _fingerprint(conn)
+    report = run_what_if(
+        test_db, [ThresholdChange.parse("ILLNESS_OOP.red=2500")], D1, S3_LOADER_REHIRED, name="red2500", salt=id_salt()
+    )
+    try:
+        assert _fingerprint(conn) == before
+        rows = {(r["risk_factor"], r["level"]): r for r in report.rows}
+        # Only illness moves: 3,000.00 (S2_3000_00) is now red, and was yellow.
+        for (factor, _level), row in rows.items():
+            if factor != "illness":
+                assert (row["added"], row["removed"], row["what_if"]) == (0, 0, row["in_force"])
+        changes = {(c["household_id"], c["level"], c["change"]) for c in report.changes}
+        assert (SCENARIO_HOUSEHOLDS["S2_3000_00"], "red", "added") in changes
+        assert (SCENARIO_HOUSEHOLDS["S2_3000_00"], "yellow", "removed") in changes
+        unchanged = (S1, SCENARIO_HOUSEHOLDS["S2_3000_01"], SCENARIO_HOUSEHOLDS["S2_2000_01"])
+        assert not {c for c in changes if c[0] in unchanged}
+        red = rows[("illness", "red")]
+        assert red["what_if"] == red["in_force"] + red["added"] - red["removed"]
+        assert red["added"] >= 1
+        # A red warning "removed" at 3,000 is one reached earlier at 2,500 (added on an earlier date).
+        for change in report.changes:
+            if (change["level"], change["change"]) == ("red", "removed"):
+                assert any(
+                    (other["household_id"], other["level"], other["change"]) == (change["household_id"], "red", "added")
+                    and other["reached_on"] < change["reached_on"]
+                    for other in report.changes
+                )
+        (whatif_red,) = _one(
+            conn,
+            "select count(*) from whatif_red2500_marts.fct_risk_warnings where rule_id = 'ILLNESS_OOP' "
+            "and warning_level = 'red'",
+        )
+        (production_red,) = _one(
+            conn, "select count(*) from marts.fct_risk_warnings where rule_id = 'ILLNESS_OOP' and warning_level = 'red'"
+        )
+        assert whatif_red > production_red
+        assert (report.report_dir / "changes.csv").exists()
+    finally:
+        drop_what_if(test_db, "red2500")
+
+
+def test_discrepancies_between_departments(conn):
+    rows = conn.execute(
+        "select discrepancy_kind, departments, detail from marts.mart_data_discrepancies order by 1"
+    ).fetchall()
+    # The sample has one member recorded as deceased 45 days before D1 with a hospital settlement after it.
+    assert [(kind, "medical_settlements" in departments) for kind, departments, _ in rows] == [
+        ("claims_after_death", True)
+    ]
+    assert rows[0][2].startswith(f"deceased on {D1 - timedelta(days=45)}; later: hospital settlement JS")
+
+
+def test_assistance_within_15_days_and_risk_elimination(conn):
+    confirmed = _one(
+        conn,
+        """select status, raised_on, assisted_on, days_to_assistance, assistance_target_days, is_assistance_late
+           from marts.fct_risk_warnings where household_id = %s and rule_id = 'ILLNESS_OOP'""",
+        SCENARIO_HOUSEHOLDS["S2_3000_01"],
+    )
+    # Confirmed on 07-18 and never assisted: late once the as-of date (09-20) is 15 days past D1.
+    assert confirmed == ("confirmed", D1, None, None, 15, True)
+    s1 = _one(
+        conn,
+        """select has_labour_capacity, assistance_measures > 0, is_risk_eliminable, elimination_blocked_by
+           from marts.mart_household_risk where household_id = %s""",
+        S1,
+    )
+    # Income above the line and assisted, but known for barely two months, not six.
+    assert s1 == (True, True, False, "income_not_stable_long_enough")

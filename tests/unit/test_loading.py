@@ -205,3 +205,17 @@ def test_a_sub_folder_in_a_date_folder_is_reported(conn, contracts, tmp_path):
         "rejected",
         "sub: a folder, not a file: files go directly in <source>/<date>/",
     )
+
+
+def test_key_fingerprints_match_equal_keys_only():
+    import numpy as np
+    import pyarrow as pa
+
+    from household_monitoring.loading import key_fingerprints
+
+    keys = [f"JS{n:010d}" for n in range(200_000)] + ["JS0000000007", "", "a", "a\x00", "JS0000000007"]
+    fingerprints = key_fingerprints(pa.array(keys))
+    assert len(np.unique(fingerprints)) == 200_000 + 3  # the two repeats of JS0000000007 add nothing
+    assert fingerprints[7] == fingerprints[200_000] == fingerprints[200_004]
+    sliced = key_fingerprints(pa.array(keys).slice(200_000))
+    assert sliced.tolist() == fingerprints[200_000:].tolist()  # an offset into Arrow buffers

@@ -8,7 +8,7 @@ from household_monitoring.loading import load_file
 from household_monitoring.quality import validate_batch
 from household_monitoring.sample_data.generator import REGISTER_HEADER
 
-ROW = "{hh},{pid},名{n},户主,男,1980-01-01,653129100001,脱贫户,普通劳动力"
+ROW = "{hh},{pid},名{n},户主,男,1980-01-01,653129100001,脱贫户,普通劳动力,正常,"
 
 
 def _register(tmp_path, name, ids):

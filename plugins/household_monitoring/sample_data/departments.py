@@ -198,6 +198,29 @@ def write_departments(
         [s1.household_id, str(as_of.year - 1), "6.50", "棉花", "0.00", "0.00", S1_LAND_TRANSFER],
     )
 
+    # --- S2: each head has a steady wage (2,000 yuan a month since 2022), so the households are
+    # above 1.5 x the monitoring line and only the medical thresholds speak for them.
+    for household in county[1:]:
+        if household.household_id not in scenario_ids:
+            break
+        head = household.members[0]
+        out.add(
+            "employment",
+            as_of,
+            [
+                new_id("JY"),
+                head.person_id,
+                head.name,
+                "伽师县瓜果合作社",
+                "县内",
+                "在岗",
+                "2022-01-01",
+                "",
+                "2000.00",
+                "2022-01-05",
+            ],
+        )
+
     # --- S3: 46 workers of one township recruited in May by a company out of the province.
     township = [h for h in county if h.village_code.startswith(S3_TOWNSHIP) and h.household_id not in scenario_ids]
     workers = [
@@ -297,7 +320,8 @@ def write_departments(
             S3_LOADER_REHIRED.isoformat(),
         ],
     )
-    busy = {p.person_id for p in workers} | {loader.person_id}
+    # Nobody else in the loader's household works: his job loss leaves it without employment (S3).
+    busy = {p.person_id for p in workers} | {m.person_id for m in loader_household.members}
 
     # --- Everyone else.
     for hh in county:

@@ -81,7 +81,22 @@ S2_CASES = {
 S1_VERIFIER = "阿卜杜热合曼·买买提"
 S1_NOTE = "孩子术后恢复良好；父亲月工资1500元，母亲拾棉花收入6000元以上，享受低保，公益岗位，土地收入2400元；无返贫风险"
 
-REGISTER_HEADER = ["户编号", "身份证号", "姓名", "与户主关系", "性别", "出生日期", "村代码", "户类型", "劳动技能"]
+REGISTER_HEADER = [
+    "户编号",
+    "身份证号",
+    "姓名",
+    "与户主关系",
+    "性别",
+    "出生日期",
+    "村代码",
+    "户类型",
+    "劳动技能",
+    "人员状态",
+    "变更日期",
+]
+#: Days before the first extract date that the sample's one deceased member died; a hospital
+#: settlement after that date is the "trouble data" the discrepancy mart must find.
+DECEASED_DAYS_BEFORE_START = 45
 MEDICAL_HEADER = [
     "结算单号",
     "身份证号",
@@ -276,6 +291,9 @@ def generate_county(
 
     files: dict[str, list[Path]] = defaultdict(list)
     # Household register: one full extract on the first date (UTF-8 with BOM).
+    # A member of a random household of two or more, recorded as deceased (the household stays).
+    deceased_household = next(h for h in reversed(county) if len(h.members) > 1 and h.household_id not in scenario_ids)
+    deceased = deceased_household.members[-1]
     register_rows = [
         [
             h.household_id,
@@ -287,6 +305,8 @@ def generate_county(
             h.village_code,
             h.category,
             p.labour,
+            "死亡" if p is deceased else "正常",
+            (start - timedelta(days=DECEASED_DAYS_BEFORE_START)).isoformat() if p is deceased else "",
         ]
         for h in county
         for p in h.members
@@ -338,6 +358,9 @@ def generate_county(
                 for i, oop in enumerate(amounts):
                     settlement = _settlement(rng, _to_fen(oop))
                     add(hh, hh.members[i % len(hh.members)], date(day.year, 3 + i, 10), settlement)
+            # A settlement for the deceased member dated after the death (a contradiction between
+            # the register and health insurance).
+            add(deceased_household, deceased, start - timedelta(days=DECEASED_DAYS_BEFORE_START - 20), _settlement(rng))
             n_settlements = len(people) // 6  # half a year of inpatient and outpatient settlements
             span = (day - year_start).days
         else:
@@ -348,7 +371,7 @@ def generate_county(
             discharge = day - timedelta(days=rng.randint(1, span) if span else 1)
             add(hh, person, discharge, _settlement(rng))
         if defects:
-            _damage(rng, rows, scenario_rows=(len(S2_CASES) + 2) if day == start else 0)
+            _damage(rng, rows, scenario_rows=(len(S2_CASES) + 3) if day == start else 0)
         files["medical_settlements"].append(
             _write_csv(
                 landing / "medical_settlements" / day.isoformat() / f"medical_settlements_{day:%Y%m%d}.csv",

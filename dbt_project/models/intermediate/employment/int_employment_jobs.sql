@@ -33,6 +33,7 @@ versions as (
             order by record_date desc, known_on desc, record_id desc
         ) as version_rank,
         max(end_date) over (partition by person_key, employer, start_date) as last_end_date,
+        max(known_on) over (partition by person_key, employer, start_date) as last_known_on,
         count(*) over (partition by person_key, employer, start_date) as records_of_job
     from job_records
 ),
@@ -48,6 +49,7 @@ final as (
         monthly_wage,
         record_status as latest_record_status,
         record_id as latest_record_id,
+        last_known_on as known_on,
         records_of_job
     from versions
     where version_rank = 1

@@ -1,5 +1,7 @@
 {{ config(materialized='table', indexes=[{'columns': ['person_key'], 'unique': True}]) }}
--- Persons linked to their household (from the register), keyed by the salted person key.
+-- Persons living in their household (from the register), keyed by the salted person
+-- key: members recorded as deceased or moved out are not counted (household size,
+-- income per capita); marts.mart_data_discrepancies follows up their later records.
 with
 
 members as (
@@ -20,6 +22,7 @@ final as (
         labour_capacity,
         extract_date
     from members
+    where member_status = 'normal'
 )
 
 select * from final

@@ -1,4 +1,5 @@
--- One row per registered household: where it lives, its category and its size.
+-- One row per registered household: where it lives, its category and its size, from
+-- the latest register extract (extract_date).
 with
 
 members as (
@@ -14,7 +15,8 @@ final as (
         min(household_category) as household_category,
         count(*) as member_count,
         count(*) filter (where labour_capacity in ('full', 'weak')) as members_with_labour_capacity,
-        count(distinct village_code) as village_count
+        count(distinct village_code) as village_count,
+        max(extract_date) as extract_date
     from members
     group by household_id
 )

@@ -1,11 +1,11 @@
 -- Every event that can move a warning, in one stream per household, rule and
--- window: signals (new out-of-pocket spending, or a level from int_risk_level_signals,
--- with the rule version in force on that day) and home verifications (which answer
--- the household's open warnings).
+-- window: signals (new out-of-pocket spending, or a value from int_risk_level_signals:
+-- a level, or income as a multiple of the line), with the rule version in force on
+-- that day, and home verifications (which answer the household's open warnings).
 with
 
 rules as (
-    select * from {{ ref('risk_rules') }}
+    select * from {{ ref('int_risk_rules_in_force') }}
 ),
 
 medical as (
@@ -26,7 +26,7 @@ signals as (
         'ILLNESS_OOP' as rule_id,
         window_start,
         known_on as event_date,
-        out_of_pocket_added as signal_amount,
+        cast(out_of_pocket_added as numeric) as signal_amount,
         settlement_ids as evidence_ids,
         'stg_medical_settlements__settlements' as evidence_model
     from medical
@@ -36,8 +36,8 @@ signals as (
         rule_id,
         date '1900-01-01' as window_start,
         event_date,
-        signal_value as signal_amount,
-        array[evidence_id] as evidence_ids,
+        cast(signal_value as numeric) as signal_amount,
+        evidence_ids,
         evidence_model
     from level_signals
 ),
@@ -52,6 +52,8 @@ rule_signals as (
         rules.yellow_threshold,
         rules.red_threshold,
         rules.accumulation_window <> 'none' as accumulates,
+        rules.direction,
+        rules.clears_automatically,
         signals.window_start,
         signals.event_date,
         0 as event_order,
@@ -73,13 +75,15 @@ rule_signals as (
 ),
 
 streams as (
-    select distinct
+    select
         household_id,
         rule_id,
         risk_factor_code,
         risk_factor,
-        window_start
+        window_start,
+        bool_or(accumulates) as accumulates
     from rule_signals
+    group by household_id, rule_id, risk_factor_code, risk_factor, window_start
 ),
 
 verification_events as (
@@ -91,12 +95,14 @@ verification_events as (
         streams.risk_factor,
         cast(null as numeric(14, 2)) as yellow_threshold,
         cast(null as numeric(14, 2)) as red_threshold,
-        cast(null as boolean) as accumulates,
+        streams.accumulates,
+        cast(null as text) as direction,
+        cast(null as boolean) as clears_automatically,
         streams.window_start,
         visits.visit_date as event_date,
         1 as event_order,
         'verification' as event_kind,
-        cast(null as numeric(14, 2)) as signal_amount,
+        cast(null as numeric) as signal_amount,
         array[visits.visit_id] as evidence_ids,
         'stg_verifications__home_visits' as evidence_model,
         visits.visit_id,
@@ -122,7 +128,7 @@ final as (
         *,
         row_number() over (
             partition by household_id, rule_id, window_start
-            order by event_date, event_order, visit_id
+            order by event_date, event_order, visit_id, signal_amount, cast(evidence_ids as text)
         ) as event_seq
     from unioned
 )

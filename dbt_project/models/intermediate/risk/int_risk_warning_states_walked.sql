@@ -5,17 +5,22 @@
 --
 -- State: the current warning (warning_seq), its status (none,
 -- awaiting_verification, confirmed, lifted), its level (0 none, 1 yellow, 2 red),
--- and the signal: accumulated since the window opened or the last lift for rules
--- that accumulate (illness: out-of-pocket yuan in the calendar year), else the
--- level of the latest signal; with the evidence rows behind it.
+-- the signal (accumulated since the window opened or the last lift for rules that
+-- accumulate, e.g. illness: out-of-pocket yuan in the calendar year; else the value
+-- of the latest signal: a level, or income as a multiple of the line) with the
+-- evidence rows behind it, and the level the latest signal stood at.
+-- A signal's level: 2 (red) when strictly beyond the red threshold, 1 (yellow) when
+-- strictly beyond the yellow one; beyond = above, or below for direction 'below'.
 -- Transitions (shared/DESIGN.md, "Warning lifecycle"):
---   raised     a signal takes the accumulated amount strictly above a threshold
---              while no warning is open;
+--   raised     a signal crosses a threshold while no warning is open: its level is
+--              above none and above the level of the stream's previous signal, so
+--              the same facts on the next day never raise again (a lift resets the
+--              accumulation and the previous level of accumulating rules);
 --   escalated  a signal takes an open warning from yellow to red;
 --   confirmed  a home visit finds the risk real (assistance follows);
---   lifted     a home visit finds no risk; the accumulation restarts, so only
---              new spending crossing a threshold raises a new warning, never
---              the same facts again.
+--   lifted     a home visit finds no risk;
+--   cleared    a signal back within the thresholds lifts an open warning of a rule
+--              that clears automatically (S3: re-employment), status lifted.
 -- A visit naming a warning id answers only that warning.
 with recursive
 
@@ -39,10 +44,11 @@ walk as (
         0 as warning_seq,
         cast('none' as text) as status,
         0 as level_rank,
-        cast(0 as numeric(14, 2)) as accumulated,
+        cast(0 as numeric) as accumulated,
         cast(array[] as text[]) as evidence_ids,
         cast(null as text) as transition,
-        cast(null as integer) as level_rule_version
+        cast(null as integer) as level_rule_version,
+        0 as last_signal_level
     from events
     where event_seq = 1
 
@@ -65,24 +71,32 @@ walk as (
             when 'raised' then 'awaiting_verification'
             when 'confirmed' then 'confirmed'
             when 'lifted' then 'lifted'
+            when 'cleared' then 'lifted'
             else walk.status
         end as status,
         case
             when moved.transition in ('raised', 'escalated') then measured.new_level_rank
-            when moved.transition = 'lifted' then 0
+            when moved.transition in ('lifted', 'cleared') then 0
             else walk.level_rank
         end as level_rank,
-        cast(
-            case when moved.transition = 'lifted' then 0 else measured.accumulated end as numeric(14, 2)
-        ) as accumulated,
+        case
+            when moved.transition = 'lifted' and events.accumulates then 0
+            when moved.transition = 'lifted' then walk.accumulated
+            else measured.accumulated
+        end as accumulated,
         case
             when moved.transition = 'lifted' then cast(array[] as text[]) else measured.evidence_ids
         end as evidence_ids,
         moved.transition,
         case
-            when moved.transition in ('raised', 'escalated') then events.rule_version
+            when moved.transition in ('raised', 'escalated', 'cleared') then events.rule_version
             else walk.level_rule_version
-        end as level_rule_version
+        end as level_rule_version,
+        case
+            when events.event_kind = 'signal' then measured.new_level_rank
+            when moved.transition = 'lifted' and events.accumulates then 0
+            else walk.last_signal_level
+        end as last_signal_level
     from walk
     inner join events
         on
@@ -105,6 +119,9 @@ walk as (
                 end as evidence_ids,
                 case
                     when events.event_kind <> 'signal' then 0
+                    when events.direction = 'below' and events.signal_amount < events.red_threshold then 2
+                    when events.direction = 'below' and events.signal_amount < events.yellow_threshold then 1
+                    when events.direction = 'below' then 0
                     when
                         case when events.accumulates then walk.accumulated else 0 end + events.signal_amount
                         > events.red_threshold
@@ -123,12 +140,19 @@ walk as (
                     events.event_kind = 'signal'
                     and walk.status in ('none', 'lifted')
                     and measured.new_level_rank > 0
+                    and measured.new_level_rank > walk.last_signal_level
                     then 'raised'
                 when
                     events.event_kind = 'signal'
                     and walk.status in ('awaiting_verification', 'confirmed')
                     and measured.new_level_rank > walk.level_rank
                     then 'escalated'
+                when
+                    events.event_kind = 'signal'
+                    and events.clears_automatically
+                    and walk.status in ('awaiting_verification', 'confirmed')
+                    and measured.new_level_rank = 0
+                    then 'cleared'
                 when
                     events.event_kind = 'verification'
                     and walk.status in ('awaiting_verification', 'confirmed')

@@ -1,7 +1,10 @@
 -- From every warning transition to the rows and files behind it: each evidence id
--- (a settlement, a home visit, an assessment, a student record, a certificate or a
--- payment) with the batch, the file name and SHA-256 and the row number of the
--- record in its file. Auditors start here to trace a warning.
+-- (a settlement, a home visit, an assessment, a student record, a certificate, a
+-- payment, an employment record, or a household's rows in a register extract) with
+-- the batch, the file name and SHA-256 and the row number of the record in its file.
+-- Income signals point to a household's row of int_household_income_daily (derived
+-- from many records; batch and file are null here, the items are in
+-- int_income_items_in_window). Auditors start here to trace a warning.
 with
 
 events as (
@@ -50,6 +53,20 @@ evidence_rows as (
         batch_id,
         source_row_number
     from {{ ref('stg_social_assistance__payments') }}
+    union all
+    select
+        'stg_employment__records' as evidence_model,
+        record_id as evidence_id,
+        batch_id,
+        source_row_number
+    from {{ ref('stg_employment__records') }}
+    union all
+    select
+        'stg_household_register__extract_members' as evidence_model,
+        household_id || '|' || extract_date as evidence_id,
+        batch_id,
+        source_row_number
+    from {{ ref('stg_household_register__extract_members') }}
 ),
 
 batches as (
@@ -82,7 +99,8 @@ located as (
 
 final as (
     select
-        located.warning_event_id || '|' || located.evidence_id as lineage_id,
+        located.warning_event_id || '|' || located.evidence_id || '|'
+        || coalesce(cast(located.source_row_number as text), '') as lineage_id,
         located.warning_event_id,
         located.warning_id,
         located.household_id,

@@ -7,7 +7,7 @@ states as (
 ),
 
 rules as (
-    select * from {{ ref('risk_rules') }}
+    select * from {{ ref('int_risk_rules_in_force') }}
 ),
 
 final as (

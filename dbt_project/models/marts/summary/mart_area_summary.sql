@@ -77,16 +77,7 @@ rolled_up as (
 
 final as (
     select
-        case
-            when village_code is not null then 'village'
-            when township_code is not null then 'township'
-            else 'county'
-        end as area_level,
-        coalesce(village_code, township_code, county_code) as area_code,
-        case
-            when village_code is not null then township_code
-            when township_code is not null then county_code
-        end as parent_area_code,
+        {{ area_columns() }},
         households_monitored,
         households_not_lifted,
         households_with_employed_member,

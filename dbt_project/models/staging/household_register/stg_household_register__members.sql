@@ -37,6 +37,8 @@ final as (
         left(village_code, 6) as county_code,
         household_category,
         labour_capacity,
+        coalesce(member_status, 'normal') as member_status,
+        status_changed_on,
         _logical_date as extract_date,
         _batch_id as batch_id,
         _row_number as source_row_number,
