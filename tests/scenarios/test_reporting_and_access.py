@@ -409,6 +409,20 @@ def test_report_links_to_the_dbt_docs_and_data_docs(report_page, browser):
         target = (Path(os.environ["HM_REPORTS_DIR"]) / REPORT_DATE.isoformat() / href).resolve()
         assert target.exists(), href
         assert marker in target.read_text(encoding="utf-8")
+    # The dbt docs page works offline: open it from the report's link, on the report's exposure.
+    page = browser.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    dbt_docs = (
+        Path(os.environ["HM_REPORTS_DIR"])
+        / REPORT_DATE.isoformat()
+        / report_page.get_attribute("#link-dbt-docs", "href")
+    ).resolve()
+    page.goto(dbt_docs.as_uri() + "#!/exposure/exposure.household_monitoring.county_daily_report")
+    page.wait_for_selector("text=County poverty-alleviation office", timeout=30000)
+    assert page.title() == "dbt Docs"
+    assert [url for url in requested if not url.startswith(("file:", "data:"))] == []
+    page.close()
     index = Path(os.environ["HM_REPORTS_DIR"]) / "index.html"
     page = browser.new_page()
     page.goto(index.as_uri())
