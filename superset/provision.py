@@ -58,6 +58,7 @@ def write_zip(contents: dict[str, str], path: Path) -> None:
 
 
 def main() -> int:
+    """Template the bundle, optionally zip it, import it as the admin user; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--zip", type=Path, help="also write the templated bundle to this zip file")
     args = parser.parse_args()

@@ -256,8 +256,15 @@ def cmd_dbt_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_what_if(args: argparse.Namespace) -> int:
+    from household_monitoring.dbt import DbtFailed
     from household_monitoring.pipeline import id_salt
-    from household_monitoring.whatif import ThresholdChange, WhatIfError, drop_what_if, run_what_if
+    from household_monitoring.whatif import (
+        ThresholdChange,
+        WhatIfError,
+        drop_what_if,
+        production_as_of,
+        run_what_if,
+    )
 
     db = config.warehouse()
     try:
@@ -265,12 +272,15 @@ def cmd_what_if(args: argparse.Namespace) -> int:
             _say("dropped: " + (", ".join(drop_what_if(db, args.name)) or "nothing"))
             return 0
         changes = [ThresholdChange.parse(text) for text in args.set or []]
-        end = args.to or date.today()
-        start = args.start or date(end.year - 1, end.month, end.day) + timedelta(days=1)
+        end = args.to or production_as_of(db)
+        start = args.start or end - timedelta(days=364)  # the year ending on `end`
         report = run_what_if(db, changes, start, end, name=args.name, salt=id_salt())
     except WhatIfError as exc:
         _say(f"what-if: {exc}")
         return 2
+    except DbtFailed as exc:
+        _say(f"what-if: dbt failed: {exc}")
+        return 1
     _say(
         f"What-if {report.name}: {', '.join(args.set)}; warnings reaching a level {report.start} .. {report.end}, "
         f"data as of {report.as_of}"
@@ -313,7 +323,14 @@ def cmd_superset(args: argparse.Namespace) -> int:
                 warnings.simplefilter("ignore")
                 db = postgres_server.start()
             _say(f"private PostgreSQL on 127.0.0.1:{db.port} (stop it with `.venv/bin/hm db stop`)")
-        missing = _reporting_views_missing(db)
+        import psycopg
+
+        try:
+            missing = _reporting_views_missing(db)
+        except psycopg.Error as exc:
+            _say(f"error: cannot read the warehouse {db.host}:{db.port}/{db.dbname}: {exc}".rstrip())
+            _say("       run `python3 dev.py run` first, or name the warehouse with HM_DATABASE_URL / PG* variables")
+            return 1
         if missing:
             _say(f"note: {', '.join(missing)} missing in {db.dbname}: run `python3 dev.py run` first")
         path = instance.provision(db)
@@ -321,7 +338,12 @@ def cmd_superset(args: argparse.Namespace) -> int:
         if args.action == "start":
             url = instance.start(args.port)
             _say(f"Superset: {url}{path}")
-            _say(f"  login {superset.ADMIN_USER} / password in {instance.home / 'admin_password'}")
+            where = (
+                "HM_SUPERSET_ADMIN_PASSWORD"
+                if os.environ.get("HM_SUPERSET_ADMIN_PASSWORD")
+                else instance.home / "admin_password"
+            )
+            _say(f"  login {superset.ADMIN_USER} / password in {where}")
             _say(f"  log {instance.log_path}; stop with `python3 dev.py superset stop`")
     except superset.SupersetError as exc:
         _say(f"error: {exc}")
@@ -363,8 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         description="e.g. hm what-if --set ILLNESS_OOP.red=2500 --from 2023-07-18 --to 2024-07-17",
     )
     p.add_argument("--set", action="append", metavar="RULE.LEVEL=VALUE", help="a changed threshold (repeatable)")
-    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first date (default: a year before --to)")
-    p.add_argument("--to", type=date.fromisoformat, help="last date (default: today)")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first date (default: the year up to --to)")
+    p.add_argument("--to", type=date.fromisoformat, help="last date (default: the production marts' as-of date)")
     p.add_argument("--name", default="scenario", help="names the schemas whatif_<name>_* (default scenario)")
     p.add_argument("--drop", action="store_true", help="drop the schemas of what-if --name instead")
     p.set_defaults(func=cmd_what_if)

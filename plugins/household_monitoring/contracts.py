@@ -195,8 +195,8 @@ class Contract:
         cols += [f"{name} {typ}" for name, typ in RAW_METADATA_COLUMNS]
         return [
             f"create table if not exists {self.raw_table} (\n  " + ",\n  ".join(cols) + "\n)",
-            *(f"alter table {self.raw_table} add column if not exists {c.name} {c.sql_type}" for c in self.columns),
-            *(f"alter table {self.raw_table} add column if not exists {n} {t}" for n, t in RAW_OPTIONAL_COLUMNS),
+            *(_add_column(self.raw_table, c.name, c.sql_type) for c in self.columns),
+            *(_add_column(self.raw_table, n, t) for n, t in RAW_OPTIONAL_COLUMNS),
             f"create index if not exists {self.source}_batch_idx on {self.raw_table} using brin (_batch_id)",
         ]
 
@@ -214,9 +214,20 @@ class Contract:
   raw_record jsonb not null,
   reasons text[] not null
 )""",
-            f"alter table {self.quarantine_table} add column if not exists _sheet text",
+            _add_column(self.quarantine_table, "_sheet", "text"),
             f"create index if not exists {self.source}_q_batch_idx on {self.quarantine_table} (_batch_id)",
         ]
+
+
+def _add_column(table: str, column: str, sql_type: str) -> str:
+    """DDL adding a column to a table created before it existed; takes no lock when it is there."""
+    schema, name = table.split(".")
+    return f"""do $$ begin
+  if not exists (select 1 from information_schema.columns
+                 where table_schema = '{schema}' and table_name = '{name}' and column_name = '{column}') then
+    alter table {table} add column {column} {sql_type};
+  end if;
+end $$"""
 
 
 def _column(path: Path, spec: dict) -> Column:

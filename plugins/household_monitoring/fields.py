@@ -235,22 +235,31 @@ def check_resident_id(name: str, raw: pa.Array, legacy_15: str = "quarantine") -
     ``legacy_15``: ``convert`` or ``quarantine`` 15-digit IDs (the contract's choice).
     """
     text = pc.utf8_upper(_blank_to_null(raw))
-    as_number = pc.fill_null(pc.match_substring_regex(text, _ID_AS_NUMBER), False)
-    legacy = pc.fill_null(pc.match_substring_regex(text, r"^\d{15}$"), False)
-    legacy_problem = pa.nulls(len(text), pa.string())
-    if pc.any(legacy).as_py():
-        if legacy_15 == "convert":
-            olds = pc.if_else(legacy, text, _NULL_STR).to_pylist()
-            converted = [convert_legacy_id(v) if v is not None else None for v in olds]
-            text = pc.if_else(legacy, pa.array(converted, pa.string()), text)
-        else:
-            legacy_problem = _problem(
-                legacy, f"{name}: 15-digit resident ID (before 1999); the contract does not convert them (legacy_15)"
-            )
-    number_problem = _problem(
-        as_number, f"{name}: resident ID written as a number (a float keeps ~15 digits, the ID is lost): ", raw
-    )
+    n = len(text)
+    legacy_mask = np.zeros(n, bool)
+    number_mask = np.zeros(n, bool)
     shaped = np.asarray(pc.fill_null(pc.match_substring_regex(text, r"^\d{17}[\dX]$"), False))
+    odd = np.flatnonzero(~shaped & np.asarray(pc.is_valid(text)))
+    if odd.size:  # only the few IDs that are not 18 characters are looked at again
+        odd_text = pc.take(text, pa.array(odd))
+        legacy_mask[odd] = np.asarray(pc.fill_null(pc.match_substring_regex(odd_text, r"^\d{15}$"), False))
+        number_mask[odd] = np.asarray(pc.fill_null(pc.match_substring_regex(odd_text, _ID_AS_NUMBER), False))
+        if legacy_mask.any() and legacy_15 == "convert":
+            values = text.to_pylist()
+            for i in np.flatnonzero(legacy_mask):
+                values[i] = convert_legacy_id(values[i])
+            text = pa.array(values, pa.string())
+            shaped = np.asarray(pc.fill_null(pc.match_substring_regex(text, r"^\d{17}[\dX]$"), False))
+            legacy_mask[:] = False
+    legacy_problem = _problem(
+        pa.array(legacy_mask),
+        f"{name}: 15-digit resident ID (before 1999); the contract does not convert them (legacy_15)",
+    )
+    number_problem = _problem(
+        pa.array(number_mask),
+        f"{name}: resident ID written as a number (a float keeps ~15 digits, the ID is lost): ",
+        raw,
+    )
     lengths = pc.utf8_length(text)
     n = len(text)
     checksum_ok = np.zeros(n, bool)

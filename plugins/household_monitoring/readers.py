@@ -407,7 +407,12 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
                 if len(sheets) > 1 and layouts:
                     continue  # an empty extra sheet (a blank "Sheet2") holds no record
                 raise BatchRejected(path, f"sheet {sheet.title!r} is empty (no header)")
-            positions, _ = map_header(path, sheet_header, contract)
+            try:
+                positions, _ = map_header(path, sheet_header, contract)
+            except BatchRejected as rejected:
+                if len(sheets) == 1:
+                    raise
+                raise BatchRejected(path, f"sheet {sheet.title!r}: {rejected.problem}") from None
             order = []
             for raw, name in zip(sheet_header, positions, strict=True):
                 key = name or "extra:" + _normalise_header(raw)

@@ -139,14 +139,17 @@ class Instance:
 
     @classmethod
     def default(cls) -> Instance:
+        """``HM_SUPERSET_HOME`` or ``<repo>/var/superset``: the instance ``hm superset`` manages."""
         return cls(Path(os.environ.get("HM_SUPERSET_HOME") or PROJECT_ROOT / "var" / "superset").resolve())
 
     @classmethod
     def named(cls, name: str) -> Instance:
+        """``<repo>/var/<name>``, e.g. ``superset-test`` for the browser test."""
         return cls((PROJECT_ROOT / "var" / name).resolve())
 
     @property
     def log_path(self) -> Path:
+        """``<home>/superset.log``: output of every Superset command and of the web server."""
         return self.home / "superset.log"
 
     def environment(self) -> dict[str, str]:
@@ -228,12 +231,14 @@ class Instance:
         return int(path.read_text())
 
     def url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the running server; ``SupersetError`` when it is not running."""
         port = self.port()
         if port is None:
             raise SupersetError(f"Superset ({self.home}) is not running: `hm superset start`")
         return f"http://127.0.0.1:{port}"
 
     def healthy(self) -> bool:
+        """True when this instance's server runs and answers ``/health`` with 200 within 5 s."""
         port = self.port()
         if port is None:
             return False

@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from household_monitoring import config
@@ -57,9 +58,12 @@ class ThresholdChange:
     @classmethod
     def parse(cls, text: str) -> ThresholdChange:
         """Parse ``RULE.level=value`` (e.g. ``ILLNESS_OOP.red=2500``); raises :class:`WhatIfError`."""
-        match = re.fullmatch(r"([A-Za-z0-9_]+)\.(yellow|red)=(-?[0-9]+(?:\.[0-9]+)?)", text.strip())
+        match = re.fullmatch(r"([A-Za-z0-9_]+)\.(yellow|red)=(-?[0-9]{1,12}(?:\.[0-9]{1,2})?)", text.strip())
         if not match:
-            raise WhatIfError(f"threshold change {text!r}: expected RULE.yellow=VALUE or RULE.red=VALUE")
+            raise WhatIfError(
+                f"threshold change {text!r}: expected RULE.yellow=VALUE or RULE.red=VALUE, the value a number "
+                "of at most 12 digits and 2 decimals (thresholds are numeric(14,2))"
+            )
         rule, level, value = match.groups()
         if not _RULE.match(rule):
             raise WhatIfError(f"threshold change {text!r}: rule ids are upper case (seed risk_rules)")
@@ -127,10 +131,22 @@ order by risk_factor, level, reached_on, household_id, change
 """
 
 _COUNTS = """
-select risk_factor, level_after, count(*) from {schema}.fct_risk_warning_events
+select risk_factor, level_after, count(distinct (household_id, rule_id, event_date))
+from {schema}.fct_risk_warning_events
 where transition in ('raised', 'escalated') and event_date between %(start)s and %(end)s
 group by 1, 2
 """
+
+
+def production_as_of(db: Database) -> date:
+    """The as-of date of the production marts; raises :class:`WhatIfError` when they are not built."""
+    with connect(db) as conn:
+        if conn.execute("select to_regclass('marts.fct_risk_warnings')").fetchone()[0] is None:
+            raise WhatIfError("production marts not built yet (run the pipeline first)")
+        as_of = conn.execute("select max(as_of_date) from marts.fct_risk_warnings").fetchone()[0]
+    if as_of is None:
+        raise WhatIfError("production marts hold no warnings yet (run the pipeline first)")
+    return as_of
 
 
 def run_what_if(
@@ -151,17 +167,30 @@ def run_what_if(
         raise WhatIfError("no threshold change given")
     if start > end:
         raise WhatIfError(f"the range starts ({start}) after it ends ({end})")
+    as_of = production_as_of(db)
+    overrides = overrides_for(changes)
     with connect(db) as conn:
-        if conn.execute("select to_regclass('marts.fct_risk_warnings')").fetchone()[0] is None:
-            raise WhatIfError("production marts not built yet (run the pipeline first)")
-        as_of = conn.execute("select max(as_of_date) from marts.fct_risk_warnings").fetchone()[0]
-        known = {r for (r,) in conn.execute("select distinct rule_id from reference.risk_rules").fetchall()}
+        rules = conn.execute(
+            "select rule_id, rule_version, direction, yellow_threshold, red_threshold from reference.risk_rules"
+        ).fetchall()
+    known = {rule_id for rule_id, *_ in rules}
     unknown = sorted({c.rule_id for c in changes} - known)
     if unknown:
         raise WhatIfError(f"unknown rule(s) {', '.join(unknown)}; seed risk_rules has {', '.join(sorted(known))}")
-    if as_of is None:
-        as_of = end
-    overrides = overrides_for(changes)
+    by_rule = {o["rule_id"]: o for o in overrides}
+    for rule_id, version, direction, yellow, red in rules:
+        if rule_id not in by_rule:
+            continue
+        yellow = Decimal(by_rule[rule_id].get("yellow_threshold", yellow))
+        red = Decimal(by_rule[rule_id].get("red_threshold", red))
+        if (direction == "above" and red < yellow) or (direction == "below" and red > yellow):
+            raise WhatIfError(
+                f"{rule_id} version {version}: yellow {yellow} and red {red} are in the wrong order for a signal "
+                f"that warns {direction} them (red must be {'at or above' if direction == 'above' else 'at or below'}"
+                " yellow)"
+            )
+    if start > as_of:
+        raise WhatIfError(f"the range {start} .. {end} starts after the data: production marts are as of {as_of}")
     folder = config.var_dir() / "whatif" / name
     state, target = folder / "production_state", folder / "target"
     drop_what_if(db, name)
@@ -183,6 +212,7 @@ def run_what_if(
         salt=salt,
         target_path=target,
     )
+    _grant_usage(db, name)
     report = WhatIfReport(name=name, as_of=as_of, start=start, end=end, overrides=overrides, report_dir=folder)
     params = {"start": start, "end": end}
     with connect(db) as conn:
@@ -234,6 +264,17 @@ def _write(report: WhatIfReport) -> None:
         ),
         encoding="utf-8",
     )
+
+
+def _grant_usage(db: Database, name: str) -> None:
+    """Let ``analyst`` into the what-if schemas (dbt grants select on the tables, not usage on schemas)."""
+    with connect(db) as conn:
+        if conn.execute("select 1 from pg_roles where rolname = 'analyst'").fetchone() is None:
+            return
+        for (schema,) in conn.execute(
+            "select nspname from pg_namespace where nspname like %s", (f"whatif\\_{name}\\_%",)
+        ).fetchall():
+            conn.execute(f'grant usage on schema "{schema}" to analyst')
 
 
 def drop_what_if(db: Database, name: str) -> list[str]:

@@ -13,13 +13,16 @@ aside, which differ by construction).
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import secrets
 import shutil
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from stdnum.cn import ric
 
 from household_monitoring.contracts import load_contracts
 from household_monitoring.database import connect
@@ -30,6 +33,18 @@ pytestmark = pytest.mark.e2e
 DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
 SILENT = ("medical_settlements", DAYS[1])  # a department that sends nothing one day (its folder is removed)
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by")
+CORRECTION: dict = {}  # the settlement corrected on the last day, and its corrected out-of-pocket
+
+
+def _clean_settlement(header: list[str], row: list[str]) -> bool:
+    """A row the loader takes (the sample has deliberately damaged ones) with more than 100 yuan out of pocket."""
+    amounts = [
+        row[header.index(h)] for h in ("医疗总费用", "基本医保统筹支付", "大病保险支付", "医疗救助支付", "个人自付")
+    ]
+    if not all(re.fullmatch(r"\d+\.\d{2}", a) for a in amounts) or not ric.is_valid(row[1]):
+        return False
+    total, *paid = map(Decimal, amounts)
+    return total - sum(paid[:3]) == paid[3] > 100 and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in row[4:6])
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +52,17 @@ def landing(tmp_path_factory, var_dir):
     path = tmp_path_factory.mktemp("landing_reruns")
     generate_county(path, households=400, start=DAYS[0], end=DAYS[-1])
     shutil.rmtree(path / SILENT[0] / SILENT[1].isoformat(), ignore_errors=True)
+    # A correction on the last day of a settlement sent on the first: 10.00 yuan moved from the
+    # household to medical assistance (the row still balances).
+    first = next((path / "medical_settlements" / DAYS[0].isoformat()).iterdir())
+    with open(first, encoding="gbk", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    row = next(r for r in rows if _clean_settlement(header, r))
+    row[header.index("医疗救助支付")] = str(Decimal(row[header.index("医疗救助支付")]) + 10)
+    row[header.index("个人自付")] = str(Decimal(row[header.index("个人自付")]) - 10)
+    with open(path / "medical_settlements" / DAYS[-1].isoformat() / "corrections.csv", "w", encoding="gbk") as fh:
+        csv.writer(fh).writerows([header, row])
+    CORRECTION.update(settlement_id=row[0], out_of_pocket=Decimal(row[header.index("个人自付")]))
     return path
 
 
@@ -138,7 +164,7 @@ def test_retry_rerun_and_backfill_equal_a_single_clean_run(clean, fresh_db, land
         superseded = conn.execute(
             "select count(*) from audit.load_batches where source = 'medical_settlements' and status = 'superseded'"
         ).fetchone()[0]
-    assert superseded == 1 + 1 + 2  # the crashed load, the re-run day's batch, the backfilled range (2 files)
+    assert superseded == 1 + 1 + 3  # the crashed load, the re-run day's batch, the backfilled range (3 files)
 
 
 def test_the_scorecard_and_the_freshness_alert(clean, landing):
@@ -167,3 +193,19 @@ def test_the_scorecard_and_the_freshness_alert(clean, landing):
     medical = by_key[("medical_settlements", DAYS[0])]
     assert medical[7] is False and medical[8] == 0
     assert medical[6] == (Decimal(100 * medical[4]) / medical[3]).quantize(Decimal("0.01"))
+
+
+def test_a_correction_in_a_later_file_wins_in_staging_and_both_versions_stay_in_raw(clean):
+    db, _, _ = clean
+    with connect(db, autocommit=True) as conn:
+        staged = conn.execute(
+            """select out_of_pocket, known_on, source_file_name from staging.stg_medical_settlements__settlements
+               where settlement_id = %s""",
+            (CORRECTION["settlement_id"],),
+        ).fetchall()
+        versions = conn.execute(
+            "select _logical_date, out_of_pocket from raw.medical_settlements where settlement_id = %s order by 1",
+            (CORRECTION["settlement_id"],),
+        ).fetchall()
+    assert staged == [(CORRECTION["out_of_pocket"], DAYS[0], "corrections.csv")]  # known since the first day
+    assert versions == [(DAYS[0], CORRECTION["out_of_pocket"] + 10), (DAYS[-1], CORRECTION["out_of_pocket"])]

@@ -219,3 +219,33 @@ def test_key_fingerprints_match_equal_keys_only():
     assert fingerprints[7] == fingerprints[200_000] == fingerprints[200_004]
     sliced = key_fingerprints(pa.array(keys).slice(200_000))
     assert sliced.tolist() == fingerprints[200_000:].tolist()  # an offset into Arrow buffers
+
+
+def test_extra_column_values_keep_quotes_backslashes_and_line_breaks(conn, contracts, tmp_path):
+    values = []
+    rows = {"vectorised": GOOD.format(n=90) + ',"say ""hi"" \\ to C:\\dir' + "\n" + 'next line"'}
+    rows["per_row"] = GOOD.format(n=91) + ",\x01odd"  # a rare control character: the per-row path
+    for name, row in rows.items():
+        path = tmp_path / f"extra_{name}.csv"
+        path.write_text(f"{HEADER},备注\n{row}\n", encoding="utf-8")
+        result = load_file(conn, contracts["medical_settlements"], path, date(2031, 5, 5))
+        assert (result.status, result.rows_loaded) == ("loaded", 1)
+        values += conn.execute(
+            "select _extra->>'备注' from raw.medical_settlements where _batch_id = %s", (result.batch_id,)
+        ).fetchall()
+    assert values == [('say "hi" \\ to C:\\dir\nnext line',), ("\x01odd",)]
+
+
+def test_migrate_adds_the_optional_columns_to_tables_of_an_older_release(fresh_db):
+    from household_monitoring.database import connect, migrate
+
+    with connect(fresh_db, autocommit=True) as conn:
+        conn.execute("alter table raw.medical_settlements drop column _sheet, drop column _extra")
+        conn.execute("alter table quarantine.medical_settlements drop column _sheet")
+        migrate(conn)
+        migrate(conn)  # idempotent
+        columns = conn.execute(
+            """select table_schema, column_name from information_schema.columns
+               where table_name = 'medical_settlements' and column_name in ('_sheet', '_extra') order by 1, 2"""
+        ).fetchall()
+    assert columns == [("quarantine", "_sheet"), ("raw", "_extra"), ("raw", "_sheet")]

@@ -139,3 +139,19 @@ def test_a_record_longer_than_a_read_block_is_named_as_such(tmp_path, contracts)
     with pytest.raises(BatchRejected) as err:
         _read(path, contracts["verifications"])
     assert str(err.value) == "long.csv: a record is longer than 1 MiB (a runaway field?)"
+
+
+def test_a_sheet_without_a_required_column_rejects_the_workbook_naming_the_sheet(tmp_path):
+    from openpyxl import Workbook
+
+    from household_monitoring.contracts import load_contract
+
+    contract = load_contract(Path(__file__).parents[1] / "fixtures" / "bad_files" / "excel" / "fixture_excel.yml")
+    book = Workbook()
+    book.active.append(["身份证号", "编码", "日期"])
+    book.create_sheet("二乡").append(["身份证号", "日期"])
+    path = tmp_path / "two.xlsx"
+    book.save(path)
+    with pytest.raises(BatchRejected) as err:
+        open_extract(path, contract)
+    assert str(err.value) == "two.xlsx: sheet '二乡': required column(s) missing from the header: code (编码)"

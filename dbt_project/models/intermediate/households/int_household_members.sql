@@ -1,7 +1,9 @@
 {{ config(materialized='table', indexes=[{'columns': ['person_key'], 'unique': True}]) }}
--- Persons living in their household (from the register), keyed by the salted person
--- key: members recorded as deceased or moved out are not counted (household size,
--- income per capita); marts.mart_data_discrepancies follows up their later records.
+-- Persons of each household (from the register), keyed by the salted person key,
+-- with their status: members recorded as deceased or moved out stay linked to the
+-- household (their earlier hospital bills and jobs remain its history) but are not
+-- counted in its size (is_living false); marts.mart_data_discrepancies follows up
+-- their later records.
 with
 
 members as (
@@ -20,9 +22,10 @@ final as (
         county_code,
         household_category,
         labour_capacity,
+        member_status,
+        member_status = 'normal' as is_living,
         extract_date
     from members
-    where member_status = 'normal'
 )
 
 select * from final

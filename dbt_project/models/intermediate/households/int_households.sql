@@ -13,8 +13,8 @@ final as (
         min(township_code) as township_code,
         min(county_code) as county_code,
         min(household_category) as household_category,
-        count(*) as member_count,
-        count(*) filter (where labour_capacity in ('full', 'weak')) as members_with_labour_capacity,
+        count(*) filter (where is_living) as member_count,
+        count(*) filter (where is_living and labour_capacity in ('full', 'weak')) as members_with_labour_capacity,
         count(distinct village_code) as village_count,
         max(extract_date) as extract_date
     from members

@@ -82,29 +82,50 @@ changes as (
     from household_segments
 ),
 
--- The jobs that ended the day before a segment without employment began, held by
--- a member of working age on that day.
+-- Runs of consecutive segments without an employed member (gaps and islands: a
+-- recruitment or another member's spell cuts segments, not the run); a run that
+-- follows employment (employment_run > 0) began with a job ending.
+runs as (
+    select
+        *,
+        sum(case when employed_members > 0 then 1 else 0 end)
+            over (partition by household_id order by valid_from)
+            as employment_run
+    from changes
+),
+
+zero_runs as (
+    select
+        household_id,
+        employment_run,
+        min(valid_from) as valid_from,
+        case when bool_or(valid_to is null) then null else max(valid_to) end as valid_to
+    from runs
+    where employed_members = 0 and employment_run > 0
+    group by household_id, employment_run
+),
+
+-- The jobs that ended the day before a run without employment began, held by a
+-- member of working age on that day.
 ended_jobs as (
     select
-        changes.household_id,
-        changes.valid_from,
-        changes.valid_to,
+        zero_runs.household_id,
+        zero_runs.valid_from,
+        zero_runs.valid_to,
         max(jobs.known_on) as known_on,
         array_agg(jobs.latest_record_id order by jobs.latest_record_id) as evidence_ids
-    from changes
-    inner join members on changes.household_id = members.household_id
+    from zero_runs
+    inner join members on zero_runs.household_id = members.household_id
     inner join jobs
         on
             members.person_key = jobs.person_key
-            and jobs.end_date = changes.valid_from - 1
+            and jobs.end_date = zero_runs.valid_from - 1
             and jobs.latest_record_status = 'left'
     where
-        changes.employed_members = 0
-        and changes.employed_members_before > 0
-        and extract(year from age(changes.valid_from, members.birth_date))
+        extract(year from age(zero_runs.valid_from, members.birth_date))
         between {{ rule_parameter('UNSTABLE_EMPLOYMENT', 'working_age_from') }}
         and {{ rule_parameter('UNSTABLE_EMPLOYMENT', 'working_age_to') }}
-    group by changes.household_id, changes.valid_from, changes.valid_to
+    group by zero_runs.household_id, zero_runs.valid_from, zero_runs.valid_to
 ),
 
 job_loss as (

@@ -2,6 +2,10 @@
 -- window: signals (new out-of-pocket spending, or a value from int_risk_level_signals:
 -- a level, or income as a multiple of the line), with the rule version in force on
 -- that day, and home verifications (which answer the household's open warnings).
+-- Every event is dated when the pipeline could know it: a visit reported after the
+-- day it took place moves the warning on the date its batch was published (so the
+-- history of a past date never changes afterwards); the visit date itself is kept
+-- in fct_risk_warning_events for the delay measures.
 with
 
 rules as (
@@ -99,7 +103,7 @@ verification_events as (
         cast(null as text) as direction,
         cast(null as boolean) as clears_automatically,
         streams.window_start,
-        visits.visit_date as event_date,
+        greatest(visits.visit_date, visits.known_on) as event_date,
         1 as event_order,
         'verification' as event_kind,
         cast(null as numeric) as signal_amount,

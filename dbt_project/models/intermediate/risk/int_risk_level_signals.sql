@@ -123,6 +123,21 @@ signals as (
     from labour
 ),
 
+-- A dropout, a new certificate or a new enrolment is an event, not a lasting state:
+-- its signal falls back to 0 the next day, so the household's next such record is a
+-- new event that crosses the threshold again (the same record never comes twice).
+event_resets as (
+    select
+        household_id,
+        rule_id,
+        event_date + 1 as event_date,
+        0 as signal_value,
+        evidence_ids,
+        evidence_model
+    from signals
+    where rule_id in ('SCHOOL_DROPOUT', 'DISABILITY_NEW', 'ASSISTANCE_ENROLMENT')
+),
+
 final as (
     select
         household_id,
@@ -132,6 +147,16 @@ final as (
         evidence_ids,
         evidence_model
     from signals
+    union all
+    select
+        household_id,
+        rule_id,
+        event_date,
+        cast(signal_value as numeric) as signal_value,
+        evidence_ids,
+        evidence_model
+    from event_resets
+    where event_date <= {{ as_of_date() }}
 )
 
 select * from final

@@ -17,6 +17,7 @@ members as (
 
 living as (
     select * from {{ ref('int_household_members') }}
+    where is_living
 ),
 
 households as (

@@ -10,6 +10,10 @@ rules as (
     select * from {{ ref('int_risk_rules_in_force') }}
 ),
 
+visits as (
+    select * from {{ ref('stg_verifications__home_visits') }}
+),
+
 final as (
     select
         states.warning_id || '-' || lpad(cast(states.event_seq as text), 4, '0') as warning_event_id,
@@ -31,6 +35,7 @@ final as (
         end as evidence_ids,
         states.evidence_model,
         states.visit_id,
+        visits.visit_date,
         {{ person_key('states.verifier') }} as verifier_key,
         states.verification_note
     from states
@@ -38,6 +43,7 @@ final as (
         on
             states.rule_id = rules.rule_id
             and states.level_rule_version = rules.rule_version
+    left join visits on states.visit_id = visits.visit_id
     where states.transition is not null
 )
 

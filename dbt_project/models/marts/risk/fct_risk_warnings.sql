@@ -21,7 +21,7 @@ summary as (
     select
         warning_id,
         min(event_date) filter (where transition = 'raised') as raised_on,
-        min(event_date) filter (where transition in ('confirmed', 'lifted')) as verified_on,
+        min(visit_date) filter (where transition in ('confirmed', 'lifted')) as verified_on,
         max(event_date) filter (where transition in ('lifted', 'cleared')) as lifted_on,
         max(event_date) filter (where transition = 'cleared') as cleared_on,
         max(event_date) filter (where transition = 'confirmed') as confirmed_on,
@@ -116,11 +116,12 @@ final as (
         summary.lifted_on,
         summary.verified_on - summary.raised_on as days_to_verification,
         case
-            when summary.verified_on is null then {{ as_of_date() }} - summary.raised_on
+            when summary.verified_on is null and summary.lifted_on is null then {{ as_of_date() }} - summary.raised_on
         end as days_awaiting_verification,
         home_visit_target.days as home_visit_target_days,
-        coalesce(summary.verified_on, {{ as_of_date() }}) - summary.raised_on > home_visit_target.days
-            as is_home_visit_late,
+        -- the clock stops at the visit, or when a later signal cleared the warning first
+        coalesce(summary.verified_on, summary.lifted_on, {{ as_of_date() }}) - summary.raised_on
+        > home_visit_target.days as is_home_visit_late,
         case
             when summary.cleared_on is not null then 'signal_cleared'
             when summary.lifted_on is not null then 'home_visit'

@@ -31,7 +31,8 @@ employed_households as (
     from members
     inner join employment on members.person_key = employment.person_key
     where
-        employment.is_employed
+        members.is_living
+        and employment.is_employed
         and employment.valid_from <= {{ as_of_date() }}
         and (employment.valid_to is null or employment.valid_to >= {{ as_of_date() }})
 ),

@@ -14,7 +14,8 @@ final as (
         planting_net_income,
         livestock_net_income,
         land_transfer_income,
-        {{ batch_lineage_columns() }}
+        {{ batch_lineage_columns() }},
+        _sheet as source_sheet
     from latest
 )
 
