@@ -199,10 +199,16 @@ def _relations(conn, schemas: tuple[str, ...]) -> list[tuple[str, str, str, str]
 
 
 def _matches(conn, schema: str, table: str, column: str, data_type: str, names: list[str]) -> tuple[int, int]:
-    """(values that hold a resident ID, values equal to a resident's name) in one column (arrays unnested)."""
+    """(values that hold a resident ID, values that contain a resident's full name) in one column.
+
+    Arrays are unnested; containment also catches a name inside free text (a visit's note).
+    """
     value = f'unnest("{column}")::text' if data_type == "ARRAY" else f'"{column}"::text'
     return conn.execute(
-        f"""select count(*) filter (where v ~ %s), count(*) filter (where v = any(%s))
+        f"""select count(*) filter (where v ~ %s),
+                   count(*) filter (
+                       where exists (select 1 from unnest(%s::text[]) as n (name) where strpos(v, name) > 0)
+                   )
             from (select {value} as v from "{schema}"."{table}") as values_""",
         (RESIDENT_ID, names),
     ).fetchone()
@@ -293,6 +299,20 @@ def test_time_to_verification_against_the_three_day_target(owner):
     ).fetchone()
     assert overdue == expected
     assert overdue[0] > 0
+    # Assistance: the view shows the mart's figures for every warning.
+    differing = owner.execute(
+        """select count(*) from (
+               select warning_id, assisted_on, days_to_assistance, assistance_target_days, is_assistance_late
+               from reporting.time_to_verification
+               except
+               select warning_id, assisted_on, days_to_assistance, assistance_target_days, is_assistance_late
+               from marts.fct_risk_warnings
+           ) as differences"""
+    ).fetchone()
+    assert differing == (0,)
+    assert owner.execute(
+        "select count(*), count(distinct assistance_target_days) from reporting.time_to_verification"
+    ).fetchone() == (owner.execute("select count(*) from marts.fct_risk_warnings").fetchone()[0], 1)
 
 
 def test_households_below_line_in_their_lowest_band(owner):

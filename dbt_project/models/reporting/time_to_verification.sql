@@ -1,7 +1,8 @@
 -- Each warning's home visit against the target (seed service_targets): raised on,
 -- visited on, days to the visit (or days waited so far), and whether it was or is
--- late. Overdue = still awaiting and late. One row per warning, as of the as-of date.
--- Days to assistance are not measured yet: no mart records assistance dates.
+-- late. Overdue = still awaiting and late. Then, for confirmed warnings, assistance
+-- against its target (from marts.fct_risk_warnings). One row per warning, as of the
+-- as-of date.
 with
 
 warnings as (
@@ -35,6 +36,10 @@ final as (
         warnings.home_visit_target_days as target_days,
         warnings.is_home_visit_late as is_late,
         coalesce(warnings.status = 'awaiting_verification' and warnings.is_home_visit_late, false) as is_overdue,
+        warnings.assisted_on,
+        warnings.days_to_assistance,
+        warnings.assistance_target_days,
+        warnings.is_assistance_late,
         warnings.as_of_date
     from warnings
     inner join households on warnings.household_id = households.household_id
