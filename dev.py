@@ -52,7 +52,7 @@ def ensure_environment() -> None:
     if not (BIN / "python").exists():
         say("creating .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    say("installing uv, then the pinned dependencies (requirements.lock, ~750 MB; about a minute)")
+    say("installing uv, then the pinned dependencies (requirements.lock, ~1.3 GB; about a minute)")
     run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}"])
     uv = [str(BIN / "uv"), "pip", "install", "--python", str(BIN / "python")]
     run([*uv, "--compile-bytecode", "-r", str(LOCK)])

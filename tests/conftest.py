@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -39,11 +41,16 @@ def server(var_dir):
         return
     from household_monitoring import postgres_server
 
+    # Not under pytest's basetemp: as root the server runs as another OS user, and any other
+    # pytest session started by root closes /tmp/pytest-of-root to its owner again.
+    folder = Path(tempfile.mkdtemp(prefix="hm-test-postgres-"))
+    os.environ["HM_POSTGRES_DIR"] = str(folder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         db = postgres_server.start()
     yield db.with_dbname("postgres")
     postgres_server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -195,7 +195,7 @@ def _print_summary(db: config.Database, as_of: date) -> None:
             f"monitoring line; median per-capita net income {income[2]:,.2f} yuan"
         )
     _say("  Where to look:")
-    _say(f"    marts       psql {db.url}  (schemas marts, staging, reference)")
+    _say(f"    marts       psql {db.url}  (schemas marts, reporting, staging, reference)")
     _say("                e.g. select * from marts.fct_risk_warnings where status = 'awaiting_verification';")
     _say("    ledger      select * from audit.load_batches;  quarantine.<source>;  audit.dq_results")
     _say(f"    Data Docs   {data_docs_index()}")
@@ -255,6 +255,20 @@ def cmd_dbt_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warehouse_or_private() -> config.Database:
+    """The configured warehouse, else the private PostgreSQL (started if needed, left running)."""
+    db = config.configured_database()
+    if db is not None:
+        return db
+    from household_monitoring import postgres_server
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        db = postgres_server.start()
+    _say(f"private PostgreSQL on 127.0.0.1:{db.port} (stop it with `.venv/bin/hm db stop`)")
+    return db
+
+
 def cmd_what_if(args: argparse.Namespace) -> int:
     from household_monitoring.dbt import DbtFailed
     from household_monitoring.pipeline import id_salt
@@ -266,7 +280,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
         run_what_if,
     )
 
-    db = config.warehouse()
+    db = _warehouse_or_private()
     try:
         if args.drop:
             _say("dropped: " + (", ".join(drop_what_if(db, args.name)) or "nothing"))
@@ -315,14 +329,7 @@ def cmd_superset(args: argparse.Namespace) -> int:
         if args.action == "status":
             _say(f"Superset running at {instance.url()}" if instance.healthy() else "Superset is not running")
             return 0
-        db = config.configured_database()
-        if db is None:
-            from household_monitoring import postgres_server
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                db = postgres_server.start()
-            _say(f"private PostgreSQL on 127.0.0.1:{db.port} (stop it with `.venv/bin/hm db stop`)")
+        db = _warehouse_or_private()
         import psycopg
 
         try:

@@ -27,12 +27,22 @@ SUPERUSER = "postgres"
 DATABASE = "household_monitoring"
 
 
+def server_dir() -> Path:
+    """Folder of the private server: ``HM_POSTGRES_DIR``, else ``var/postgres``.
+
+    As root the server runs as another OS user, so every parent folder must stay open to it
+    (the tests put it outside pytest's temporary root, which each pytest session run by root
+    closes again to its owner).
+    """
+    return Path(os.environ.get("HM_POSTGRES_DIR") or var_dir() / "postgres")
+
+
 def data_dir() -> Path:
-    return var_dir() / "postgres" / "data"
+    return server_dir() / "data"
 
 
 def _port_file() -> Path:
-    return var_dir() / "postgres" / "port"
+    return server_dir() / "port"
 
 
 def _system_user() -> str | None:
