@@ -135,7 +135,15 @@ event_resets as (
         evidence_ids,
         evidence_model
     from signals
-    where rule_id in ('SCHOOL_DROPOUT', 'DISABILITY_NEW', 'ASSISTANCE_ENROLMENT')
+    where
+        rule_id in ('SCHOOL_DROPOUT', 'DISABILITY_NEW', 'ASSISTANCE_ENROLMENT')
+        and event_date + 1 <= {{ as_of_date() }}
+),
+
+unioned as (
+    select * from signals
+    union all
+    select * from event_resets
 ),
 
 final as (
@@ -146,17 +154,7 @@ final as (
         cast(signal_value as numeric) as signal_value,
         evidence_ids,
         evidence_model
-    from signals
-    union all
-    select
-        household_id,
-        rule_id,
-        event_date,
-        cast(signal_value as numeric) as signal_value,
-        evidence_ids,
-        evidence_model
-    from event_resets
-    where event_date <= {{ as_of_date() }}
+    from unioned
 )
 
 select * from final
