@@ -11,6 +11,7 @@
         {'name': 'medical_settlements', 'warn_after_days': 2, 'error_after_days': 7},
         {'name': 'public_welfare_jobs', 'warn_after_days': 35, 'error_after_days': 70},
         {'name': 'social_assistance', 'warn_after_days': 35, 'error_after_days': 70},
-        {'name': 'verifications', 'warn_after_days': 7, 'error_after_days': 30}
+        {'name': 'verifications', 'warn_after_days': 7, 'error_after_days': 30},
+        {'name': 'village_officials', 'warn_after_days': 90, 'error_after_days': 400}
     ]) }}
 {%- endmacro %}

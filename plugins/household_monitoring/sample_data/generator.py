@@ -16,7 +16,9 @@ Files written (``<landing>/<source>/<YYYY-MM-DD>/<source>_<YYYYMMDD>.csv``):
   out-of-pocket spending crossed a threshold, one to three days after the warning;
 - the seven other departments (``departments.py``): employment, social
   assistance (GBK), disability, education, housing and water (UTF-8 with BOM),
-  agriculture (Excel .xlsx) and public-welfare jobs.
+  agriculture (Excel .xlsx) and public-welfare jobs;
+- ``village_officials`` (``officials.py``): the roster of officials who act on the
+  warnings, on the first date.
 
 A small, fixed share of medical rows carries the defects departments really send
 (a wrong check digit, an amount that is not a number, out-of-pocket that does not
@@ -435,6 +437,10 @@ def generate_county(
 
     # A separate random stream: the other departments never change the files above.
     files.update(write_departments(landing, county, start, end, random.Random(seed + 1), scenario_ids))
+    from household_monitoring.sample_data.officials import write_village_officials
+
+    townships = [f"{COUNTY_CODE}{t}" for t, _ in TOWNSHIPS]
+    files["village_officials"] = write_village_officials(landing, COUNTY_CODE, townships, villages, start, end, seed + 2)
     return SampleCounty(county, dict(files))
 
 
