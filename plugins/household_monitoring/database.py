@@ -88,6 +88,21 @@ LEDGER_DDL = [
   validated_at timestamptz not null
 )""",
     "create index if not exists dq_results_batch_idx on audit.dq_results (batch_id)",
+    # What was sent to whom (worklists.publish): one row per work list, date and channel, so a
+    # re-run of a date sends nothing twice. destination is the official's address or the webhook URL.
+    """create table if not exists audit.notifications_sent (
+  logical_date date not null,
+  official_id text not null,
+  channel text not null check (channel in ('email', 'webhook')),
+  destination text not null,
+  items integer not null,
+  content_sha256 text not null,
+  reference text,
+  sent_at timestamptz not null default now(),
+  primary key (logical_date, official_id, channel)
+)""",
+    """comment on table audit.notifications_sent is
+  'Work lists sent: one row per logical date, official and channel (email, webhook); re-runs skip what is here.'""",
 ]
 
 

@@ -209,6 +209,8 @@ final as (
         held.closed_on as duty_closed_on,
         held.closed_by as duty_closed_by
     from held
+    -- a handover already announced for a later date is not in force yet
+    where held.assigned_from <= {{ as_of_date() }}
 )
 
 select * from final
