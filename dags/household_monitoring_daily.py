@@ -18,7 +18,11 @@ has logical date D and processes the files the departments dropped for D:
 4. `publish_report` (after `build_marts`) generates the dbt docs and writes the county
    daily report `var/reports/<YYYY-MM-DD>/index.html` from the marts, linking the dbt
    docs and the Data Docs. Its outlet is `household_monitoring://reports/county_daily`.
-5. `audit_day` reconciles the ledger and fails the run if any batch was held back,
+5. `publish_worklists` (after `build_marts`) writes each official's work list of the day
+   (new, due and overdue warnings from `marts.fct_warning_assignments`) under
+   `var/reports/worklists/<YYYY-MM-DD>/` and sends it by email and webhook, once per date
+   and channel (`audit.notifications_sent`). Its outlet is `household_monitoring://reports/worklists`.
+6. `audit_day` reconciles the ledger and fails the run if any batch was held back,
    so a bad file is visible in the run's state. Sources that sent no file for the day
    are logged as a freshness alert (returned as `sources_without_file`), without
    failing the run: a department that sends nothing on a holiday is normal.
@@ -43,6 +47,7 @@ SOURCES = source_names()  # file names only: no YAML parsing at parse time
 RAW_ASSETS = {source: Asset(f"household_monitoring://raw/{source}", group="raw") for source in SOURCES}
 MARTS_ASSET = Asset("household_monitoring://marts/risk", group="marts")
 REPORT_ASSET = Asset("household_monitoring://reports/county_daily", group="reports")
+WORKLISTS_ASSET = Asset("household_monitoring://reports/worklists", group="reports")
 
 
 def _extract_date(context):
@@ -118,6 +123,12 @@ def household_monitoring_daily():
 
         return publish(_extract_date(context), _warehouse())
 
+    @task(outlets=[WORKLISTS_ASSET])
+    def publish_worklists(**context) -> dict:
+        from household_monitoring.pipeline import publish_worklists as publish
+
+        return publish(_extract_date(context), _warehouse())
+
     @task(trigger_rule="all_done", retries=0)
     def audit_day(**context) -> dict:
         from household_monitoring.pipeline import SourceFailed
@@ -130,7 +141,7 @@ def household_monitoring_daily():
 
     groups = [source_group(source) for source in SOURCES]
     marts = build_marts()
-    prepare_warehouse() >> groups >> marts >> [publish_report(), audit_day()]
+    prepare_warehouse() >> groups >> marts >> [publish_report(), publish_worklists(), audit_day()]
 
 
 household_monitoring_daily()

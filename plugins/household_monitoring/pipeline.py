@@ -120,6 +120,21 @@ def publish_report(logical_date: date, db: Database) -> str:
     return str(render_report(logical_date, db))
 
 
+def publish_worklists(logical_date: date, db: Database) -> dict:
+    """Each official's work list of ``logical_date``: pages, email and webhook (``worklists.publish``).
+
+    Run after ``build_marts`` for the same date. Returns what was written and sent
+    (``worklists.Published`` as a dict); a re-run sends nothing already sent. Raises
+    ``WorklistError`` when the marts describe another date and ``NotificationError`` when a
+    delivery failed (the others are sent and recorded).
+    """
+    from dataclasses import asdict
+
+    from household_monitoring.worklists import publish_worklists as publish
+
+    return asdict(publish(logical_date, db))
+
+
 def audit_day(logical_date: date, db: Database) -> dict:
     """The day's reconciliation from the ledger; raises ``SourceFailed`` if a batch was held back.
 

@@ -440,7 +440,9 @@ def generate_county(
     from household_monitoring.sample_data.officials import write_village_officials
 
     townships = [f"{COUNTY_CODE}{t}" for t, _ in TOWNSHIPS]
-    files["village_officials"] = write_village_officials(landing, COUNTY_CODE, townships, villages, start, end, seed + 2)
+    files["village_officials"] = write_village_officials(
+        landing, COUNTY_CODE, townships, villages, start, end, seed + 2
+    )
     return SampleCounty(county, dict(files))
 
 

@@ -28,7 +28,9 @@ _GIVEN = ["艾尔肯", "买买提江", "古丽米拉", "阿布都拉", "热孜�
 _FAMILY = ["阿不都热依木", "吐尔地", "艾买提", "玉素甫", "克里木", "沙吾提", "依力哈木"]
 
 
-def official_row(official_id: str, name: str, level: str, area: str, serial: int, start: date, end: date | None) -> list:
+def official_row(
+    official_id: str, name: str, level: str, area: str, serial: int, start: date, end: date | None
+) -> list:
     """One roster row: id, name, role label, area code, phone, email, active from, active to."""
     return [
         official_id,
@@ -69,7 +71,9 @@ def write_village_officials(
             leaves = start + timedelta(days=1)
             rows.append(official_row(f"GB{village}", official, "village", village, serial, appointed, leaves))
             serial += 1
-            rows.append(official_row(f"GB{village}B", name(), "village", village, serial, leaves + timedelta(days=1), None))
+            rows.append(
+                official_row(f"GB{village}B", name(), "village", village, serial, leaves + timedelta(days=1), None)
+            )
         else:
             rows.append(official_row(f"GB{village}", official, "village", village, serial, appointed, None))
     path = landing / "village_officials" / start.isoformat() / f"village_officials_{start:%Y%m%d}.csv"

@@ -147,7 +147,8 @@ tier_spells as (
             when 'village' then households.village_code
             when 'township' then households.township_code
             else households.county_code
-        end as area_code
+        end as area_code,
+        households.village_code
     from tiers_reached
     inner join households on tiers_reached.household_id = households.household_id
 ),
@@ -182,6 +183,7 @@ final as (
         as assignment_id,
         held.warning_id,
         held.household_id,
+        held.village_code,
         held.duty,
         held.tier,
         held.escalation_level,
