@@ -22,7 +22,7 @@ posts as (
             when 'village' then 'village_specialist'
             when 'township' then 'township_supervisor'
             when 'county' then 'county_officer'
-        end as role
+        end as role  -- noqa: RF04
     from divisions
     where level in ('village', 'township', 'county')
     union
@@ -48,7 +48,7 @@ changes as (
     select
         area_code,
         role,
-        active_to + 1
+        active_to + 1 as change_on
     from officials
     where active_to is not null
 ),
@@ -87,8 +87,8 @@ holders as (
         *,
         case
             when
-                lag(official_id) over (partition by area_code, role order by segment_from)
-                is not distinct from official_id
+                lag(coalesce(official_id, '')) over (partition by area_code, role order by segment_from)
+                = coalesce(official_id, '')
                 then 0
             else 1
         end as starts_spell

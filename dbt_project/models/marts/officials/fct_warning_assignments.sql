@@ -30,24 +30,28 @@
 with
 
 {% if is_incremental() %}
-last_assignment as (
-    select coalesce(max(valid_from), cast('-infinity' as date)) as last_from
-    from {{ this }}
-),
+    last_assignment as (
+        select coalesce(max(valid_from), cast('-infinity' as date)) as last_from
+        from {{ this }}
+    ),
 
-touched as (
-    select warnings.warning_id
-    from {{ ref('fct_risk_warnings') }} as warnings
-    cross join last_assignment
-    where
-        greatest(
-            warnings.raised_on, warnings.verified_on, warnings.confirmed_on, warnings.lifted_on, warnings.assisted_on
-        ) >= last_assignment.last_from
-    union
-    select warning_id
-    from {{ this }}
-    where valid_to is null or valid_to > {{ as_of_date() }}
-),
+    touched as (
+        select warnings.warning_id
+        from {{ ref('fct_risk_warnings') }} as warnings
+        cross join last_assignment
+        where
+            greatest(
+                warnings.raised_on,
+                warnings.verified_on,
+                warnings.confirmed_on,
+                warnings.lifted_on,
+                warnings.assisted_on
+            ) >= last_assignment.last_from
+        union
+        select warning_id
+        from {{ this }}
+        where valid_to is null or valid_to > {{ as_of_date() }}
+    ),
 {% endif %}
 
 warnings as (
@@ -78,7 +82,9 @@ duties as (
         warnings.raised_on as opened_on,
         least(warnings.verified_on, warnings.lifted_on) as closed_on,
         case
-            when warnings.verified_on is not null and warnings.verified_on <= coalesce(warnings.lifted_on, warnings.verified_on)
+            when
+                warnings.verified_on is not null
+                and warnings.verified_on <= coalesce(warnings.lifted_on, warnings.verified_on)
                 then 'home_visit'
             when warnings.lifted_on is not null then 'lifted'
         end as closed_by,
@@ -93,7 +99,9 @@ duties as (
         warnings.confirmed_on as opened_on,
         least(warnings.assisted_on, warnings.lifted_on) as closed_on,
         case
-            when warnings.assisted_on is not null and warnings.assisted_on <= coalesce(warnings.lifted_on, warnings.assisted_on)
+            when
+                warnings.assisted_on is not null
+                and warnings.assisted_on <= coalesce(warnings.lifted_on, warnings.assisted_on)
                 then 'assistance'
             when warnings.lifted_on is not null then 'lifted'
         end as closed_by,
@@ -171,7 +179,7 @@ held as (
             tier_spells.area_code = duty_spells.area_code
             and tier_spells.role = duty_spells.role
             and (
-                duty_spells.duty_from <= tier_spells.tier_from
+                tier_spells.tier_from >= duty_spells.duty_from
                 or duty_spells.duty_from < coalesce(tier_spells.tier_to, cast('infinity' as date))
             )
             and coalesce(duty_spells.duty_to, cast('infinity' as date)) > tier_spells.tier_from
@@ -180,7 +188,7 @@ held as (
 final as (
     select
         held.warning_id || '-' || held.duty || '-' || held.tier || '-' || to_char(held.assigned_from, 'YYYYMMDD')
-        as assignment_id,
+            as assignment_id,
         held.warning_id,
         held.household_id,
         held.village_code,
@@ -204,7 +212,10 @@ final as (
         case when held.assigned_to <= {{ as_of_date() }} then held.assigned_to end as valid_to,
         case
             when held.assigned_to > {{ as_of_date() }} or held.assigned_to is null then null
-            when held.duty_to is not null and held.duty_to = held.assigned_to and held.duty_to < coalesce(held.tier_to, cast('infinity' as date))
+            when
+                held.duty_to is not null
+                and held.duty_to = held.assigned_to
+                and held.duty_to < coalesce(held.tier_to, cast('infinity' as date))
                 then 'handover'
             else held.tier_ended_by
         end as ended_by,
