@@ -58,6 +58,7 @@ def test_one_ingest_task_group_per_contract_with_its_asset(dagbag):
         "public_welfare_jobs",
         "social_assistance",
         "verifications",
+        "village_officials",
     ]
     for source in sources:
         task = dag.get_task(f"{source}.ingest")
@@ -72,6 +73,10 @@ def test_one_ingest_task_group_per_contract_with_its_asset(dagbag):
     assert report.upstream_task_ids == {"build_marts"}
     assert report.trigger_rule == "all_success"  # no report from marts that failed to build
     assert [a.uri for a in report.outlets] == ["household_monitoring://reports/county_daily"]
+    worklists = dag.get_task("publish_worklists")
+    assert worklists.upstream_task_ids == {"build_marts"}
+    assert worklists.trigger_rule == "all_success"  # no work list from marts that failed to build
+    assert [a.uri for a in worklists.outlets] == ["household_monitoring://reports/worklists"]
 
 
 def test_parsing_imports_nothing_heavy():

@@ -467,11 +467,11 @@ def test_data_quality_scorecard_reconciles_with_the_ledger(owner):
         (REPORT_DATE,),
     ).fetchall()
     assert view == ledger
-    assert len(view) == 10
+    assert len(view) == 11
     days = owner.execute(
         "select count(distinct logical_date), count(*) from reporting.data_quality_scorecard"
     ).fetchone()
-    assert days == (8, 80)  # every source every day from D1 to REPORT_DATE, sent or not
+    assert days == (8, 88)  # every source every day from D1 to REPORT_DATE, sent or not
 
 
 def test_no_report_from_marts_of_another_date(owner):

@@ -9,7 +9,7 @@ from household_monitoring.dbt import generated_files, render_sources, sources_pa
 
 
 def test_every_contract_loads_with_keys_and_required_columns(contracts):
-    assert len(contracts) == 10
+    assert len(contracts) == 11
     assert contracts["agriculture_income"].file_pattern == "*.xlsx"
     assert contracts["medical_settlements"].keys == ("settlement_id",)
     money = [c.name for c in contracts["medical_settlements"].columns if c.type == "money"]

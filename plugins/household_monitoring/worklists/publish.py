@@ -138,16 +138,14 @@ def publish_worklists(logical_date: date, db: Database, root: Path | None = None
         failures: list[str] = []
         for worklist in worklists:
             text = render_text(worklist, t)
-            deliveries = []
-            if worklist.email:
-                deliveries.append(("email", worklist.email, text))
-            deliveries.append(("webhook", webhook_url, None))
-            for channel, destination, _text in deliveries:
+            channels = [("email", worklist.email)] if worklist.email else []
+            channels.append(("webhook", webhook_url))
+            for channel, destination in channels:
                 key = f"{worklist.official_id}/{channel}"
                 if (worklist.official_id, channel) in done:
                     result.already_sent.append(key)
                     continue
-                if (channel == "email" and smtp is None) or (channel == "webhook" and not webhook_url):
+                if not destination or (channel == "email" and smtp is None):
                     result.not_configured.append(key)
                     continue
                 try:
