@@ -192,7 +192,7 @@ def test_s5_every_row_is_loaded_or_quarantined_and_reconciles(county, conn):
             assert (read, loaded, quarantined) == (_records_in(path), in_raw, in_quarantine), path.name
             assert read == loaded + quarantined
             checked.append(path.name)
-    assert len(checked) == 11, " ".join(sorted(checked))  # nine sources on D1; medical and verifications on D2
+    assert len(checked) == 12, " ".join(sorted(checked))  # ten sources on D1; medical and verifications on D2
 
 
 def test_s1_income_after_the_home_visit_is_above_8000_per_person_and_the_line(conn):
