@@ -46,7 +46,15 @@ import pyarrow.csv as pacsv
 
 from household_monitoring.contracts import RAW_METADATA_COLUMNS, Contract
 from household_monitoring.fields import MONEY_TYPE, check_column, check_not_after, check_row_rule
-from household_monitoring.readers import BatchRejected, Block, Extract, guess_encoding, open_extract
+from household_monitoring.readers import (
+    BatchRejected,
+    Block,
+    Extract,
+    ReadAgainCarefully,
+    guess_encoding,
+    open_extract,
+    xlsx_records,
+)
 
 log = logging.getLogger(__name__)
 
@@ -398,16 +406,17 @@ def _quarantine_duplicate_keys(
     return len(moved)
 
 
-def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str], str | None]]]:
     """Every record of a rejected CSV file, decoded so that no byte is lost.
 
     Decoded in the encoding the file most likely has (its sample's), with bytes that
     do not decode kept as ``\\xNN`` escapes (for the quarantine only; the loader never
-    loads such text). Returns ``(header, [(row_number, fields)])``. An .xlsx file
-    yields nothing: its rows are not text.
+    loads such text). Returns ``(header, [(row_number, fields, sheet)])``. An .xlsx
+    file's rows are its cells as text (``readers.xlsx_records``), when the workbook opens.
     """
     if path.suffix.lower() == ".xlsx":
-        return [], []
+        header, rows = xlsx_records(path, contract)
+        return header, [(number, cells, sheet if contract.sheets != "first" else None) for number, cells, sheet in rows]
     encoding = guess_encoding(path, contract)
     with open(path, encoding=encoding, errors="backslashreplace", newline="") as fh:
         rows = csv.reader(fh)
@@ -415,7 +424,7 @@ def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tu
         records = []
         for i, row in enumerate(rows, start=2):
             if row and any(cell.strip() for cell in row):
-                records.append((i, row))
+                records.append((i, row, None))
     return header, records
 
 
@@ -483,19 +492,28 @@ def load_file(
                 raise BatchRejected(
                     path, f"not a file this source sends (contract pattern {contract.file_pattern})", salvage=False
                 )
-            with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
-                extract = open_extract(path, contract)
-                header, encoding = extract.header, extract.encoding
-                spool.header = header
-                result.extra_columns = extract.extra_columns
+            for careful in (False, True):
                 try:
-                    result.rows_read, result.rows_loaded = _stream_batch(
-                        cur, contract, extract, spool, batch_id, logical_date
-                    )
-                finally:
-                    extract.close()
-                spool.copy_into(cur, contract.quarantine_table)
-                result.rows_quarantined = spool.count
+                    with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
+                        extract = open_extract(path, contract, careful=careful)
+                        header, encoding = extract.header, extract.encoding
+                        spool.header = header
+                        result.extra_columns = extract.extra_columns
+                        try:
+                            result.rows_read, result.rows_loaded = _stream_batch(
+                                cur, contract, extract, spool, batch_id, logical_date
+                            )
+                        finally:
+                            extract.close()
+                        spool.copy_into(cur, contract.quarantine_table)
+                        result.rows_quarantined = spool.count
+                    break
+                except ReadAgainCarefully as why:  # rare: damaged text; the fast read is rolled back
+                    if careful:  # pragma: no cover - the careful reader never asks again
+                        raise
+                    log.info("%s: %s; reading it again record by record", path.name, why)
+                    spool.close()
+                    spool = _QuarantineSpool([], batch_id, logical_date)
             notes = []
             if twin:
                 notes.append(
@@ -516,8 +534,8 @@ def load_file(
             result.status, result.message = "rejected", str(rejected)
             header, records = _salvage_records(path, contract) if rejected.salvage else ([], [])
             spool = _QuarantineSpool(header, batch_id, logical_date)
-            for row_number, fields in records:
-                spool.add(row_number, fields, [f"batch rejected: {rejected.problem}"])
+            for row_number, fields, sheet in records:
+                spool.add(row_number, fields, [f"batch rejected: {rejected.problem}"], sheet)
             spool.copy_into(cur, contract.quarantine_table)
             result.rows_read = result.rows_quarantined = len(records)
             result.rows_loaded = 0

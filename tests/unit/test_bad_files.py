@@ -84,18 +84,34 @@ def test_each_encoding_reads_the_same_names(conn, all_contracts, name, encoding,
     assert names == ["王堃", "李喆", third_name]  # a UTF-8 file is never read as GB18030 mojibake
 
 
-def test_undecodable_bytes_reject_the_batch_naming_line_and_byte(conn, all_contracts):
+def test_undecodable_bytes_quarantine_their_record_naming_line_column_and_bytes(conn, all_contracts):
     result = _load(conn, all_contracts["medical_settlements"], "encodings/utf8_with_bad_byte.csv")
-    assert _outcome(result) == ("rejected", 3, 0, 3)
-    assert result.message == (
-        "utf8_with_bad_byte.csv: text is in none of the accepted encodings utf-8, gb18030, utf-16"
-        " (not UTF-8 at line 4, byte offset 402: ff)"
-    )
+    assert _outcome(result) == ("loaded", 3, 2, 1)
+    assert _encoding(conn, result.batch_id) == "utf-8"
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (4, None, ["person_name: bytes that are not utf-8 at line 4: ff fe"])
+    ]
     record = conn.execute(
         "select raw_record->>'姓名' from quarantine.medical_settlements where _batch_id = %s and _row_number = 4",
         (result.batch_id,),
     ).fetchone()[0]
     assert record == "\\xff\\xfe"  # the bytes as escapes in the quarantine, never U+FFFD
+
+
+def test_a_damaged_byte_pair_in_gb18030_quarantines_its_line_only(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "encodings/gb18030_damaged_pair.csv")
+    assert _outcome(result) == ("loaded", 4, 3, 1)
+    assert _encoding(conn, result.batch_id) == "gb18030"
+    names = [r[0] for r in _raw(conn, "medical_settlements", "person_name", result.batch_id)]
+    assert names == ["王堃", "李喆", "赵敏"]
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (5, None, ["person_name: bytes that are not gb18030 at line 5: bd"])
+    ]
+    record = conn.execute(
+        "select raw_record->>'姓名' from quarantine.medical_settlements where _batch_id = %s",
+        (result.batch_id,),
+    ).fetchone()[0]
+    assert record == "\\xbd 花"
 
 
 def test_a_lone_utf16_surrogate_rejects_the_batch(conn, all_contracts):
@@ -208,6 +224,24 @@ def test_amounts_as_finance_exports_write_them_and_malformed_ones(conn, all_cont
     ]
 
 
+def test_a_full_width_comma_in_an_amount_is_ambiguous(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "amounts/fullwidth_comma.csv")
+    assert _outcome(result) == ("loaded", 2, 1, 1)
+    assert _raw(conn, "medical_settlements", "settlement_id, total_cost", result.batch_id) == [
+        ("FX2", Decimal("1000.00"))
+    ]
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (
+            2,
+            None,
+            [
+                "total_cost: a full-width comma (，) in an amount is ambiguous (it separates list items"
+                " in Chinese text): '1，000.00'"
+            ],
+        )
+    ]
+
+
 # --- whole files -------------------------------------------------------------------------------------------------
 
 
@@ -234,7 +268,14 @@ def test_records_cut_split_or_misshapen(conn, all_contracts):
     truncated = _load(conn, contract, "files/truncated_last_record.csv")
     assert _outcome(truncated) == ("loaded", 3, 2, 1)
     assert _quarantine(conn, "medical_settlements", truncated.batch_id) == [
-        (4, None, ["row has 3 fields, the header has 11"])
+        (
+            4,
+            None,
+            [
+                "row has 3 fields, the header has 11; "
+                "line 4: the last record has no line ending: the file may have been cut short"
+            ],
+        )
     ]
     newline = _load(conn, contract, "files/quoted_newline.csv")
     assert _outcome(newline) == ("loaded", 2, 2, 0)
@@ -253,6 +294,28 @@ def test_records_cut_split_or_misshapen(conn, all_contracts):
         (counts.batch_id,),
     ).fetchone()[0]
     assert extra == "多"
+
+
+def test_a_file_cut_inside_its_last_field_quarantines_that_record(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "files/cut_inside_last_field.csv")
+    assert _outcome(result) == ("loaded", 3, 2, 1)
+    assert _raw(conn, "medical_settlements", "settlement_id, discharge_date", result.batch_id) == [
+        ("FX1", date(2024, 5, 20)),
+        ("FX2", date(2024, 5, 20)),
+    ]  # never FX3 on 2024-05-02
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (4, None, ["line 4: the last record has no line ending: the file may have been cut short"])
+    ]
+
+
+def test_a_stray_quote_is_confined_to_its_line(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "files/stray_quote.csv")
+    assert _outcome(result) == ("loaded", 51, 50, 1)  # 52 lines: the header and 51 records
+    rows = _raw(conn, "medical_settlements", "_row_number, settlement_id", result.batch_id)
+    assert (rows[0], rows[1], rows[-1]) == ((2, "FX1"), (4, "FX3"), (52, "FX51"))
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (3, None, ["row has 4 fields, the header has 11 (line 3: a quote that is not closed on its line)"])
+    ]
 
 
 def test_a_file_twice_late_or_again(conn, all_contracts):
@@ -373,15 +436,29 @@ def test_an_excel_workbook_of_several_sheets(conn, all_contracts):
     ]
 
 
+def test_a_number_in_an_excel_date_column_is_one_quarantined_row(conn, all_contracts):
+    result = _load(conn, all_contracts["fixture_excel"], "excel/date_as_number.xlsx")
+    assert _outcome(result) == ("loaded", 3, 2, 1)
+    assert _raw(conn, "fixture_excel", "_row_number, day", result.batch_id) == [
+        (2, date(2024, 3, 15)),
+        (4, date(2024, 3, 17)),
+    ]
+    assert _quarantine(conn, "fixture_excel", result.batch_id) == [
+        (3, "Sheet", ["day: number 20240315 is not an Excel date (serial dates end at 2958465, 9999-12-31)"])
+    ]
+
+
 # --- reconciliation over every fixture ---------------------------------------------------------------------------
 
 #: Records in each fixture file, counted when it was written (header and blank lines excluded).
 RECORDS = {
     "amounts/amounts.csv": 10,
+    "amounts/fullwidth_comma.csv": 2,
     "dates/mixed_formats.csv": 8,
     "duplicates/day1.csv": 2,
     "duplicates/day2_correction.csv": 2,
     "duplicates/in_one_file.csv": 6,
+    "encodings/gb18030_damaged_pair.csv": 4,
     "encodings/gb18030_rare.csv": 3,
     "encodings/gbk.csv": 3,
     "encodings/utf16_lone_surrogate.csv": 3,
@@ -391,11 +468,14 @@ RECORDS = {
     "encodings/utf8.csv": 3,
     "encodings/utf8_bom.csv": 3,
     "encodings/utf8_with_bad_byte.csv": 3,
+    "excel/date_as_number.xlsx": 3,
     "excel/several_sheets.xlsx": 6,
     "files/arrives_twice.csv": 2,
+    "files/cut_inside_last_field.csv": 3,
     "files/header_only.csv": 0,
     "files/only_bom.csv": 0,
     "files/quoted_newline.csv": 2,
+    "files/stray_quote.csv": 51,
     "files/truncated_last_record.csv": 3,
     "files/wrong_field_counts.csv": 4,
     "files/zero_bytes.csv": 0,
