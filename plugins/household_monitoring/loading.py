@@ -464,13 +464,15 @@ def load_file(
     path = Path(path)
     started = time.perf_counter()
     file_hash, size = file_sha256(path) if path.is_file() else ("", 0)
+    delivered_at = delivery_time(path)
     loaded_at = datetime.now(UTC).isoformat()
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             """insert into audit.load_batches
-                 (source, logical_date, file_name, file_path, file_hash, file_bytes, status, dag_run_id, started_at)
-               values (%s, %s, %s, %s, %s, %s, 'loading', %s, %s) returning batch_id""",
-            (contract.source, logical_date, path.name, str(path), file_hash, size, dag_run_id, loaded_at),
+                 (source, logical_date, file_name, file_path, file_hash, file_bytes, status, dag_run_id, started_at,
+                  delivered_at)
+               values (%s, %s, %s, %s, %s, %s, 'loading', %s, %s, %s) returning batch_id""",
+            (contract.source, logical_date, path.name, str(path), file_hash, size, dag_run_id, loaded_at, delivered_at),
         )
         batch_id = cur.fetchone()[0]
         supersede_previous(cur, contract, logical_date, path.name, batch_id)
@@ -578,16 +580,31 @@ def load_file(
     return result
 
 
+def delivery_time(path: Path) -> datetime | None:
+    """When a file was delivered: its modification time in the landing zone (UTC), ``None`` if unreadable.
+
+    Re-running a date does not touch the files, so their order stays what it was.
+    """
+    try:
+        return datetime.fromtimestamp(Path(path).stat().st_mtime, UTC)
+    except OSError:
+        return None
+
+
 def landed_files(landing: Path, contract: Contract, logical_date: date) -> list[Path]:
-    """Every file a source dropped for a logical date: ``<landing>/<source>/<YYYY-MM-DD>/*``.
+    """Every file a source dropped for a logical date: ``<landing>/<source>/<YYYY-MM-DD>/*``, in delivery order.
 
     Every entry counts (hidden ones excepted): a file that does not match the contract's
-    pattern, or a sub-folder, becomes a rejected batch, never a silent omission.
+    pattern, or a sub-folder, becomes a rejected batch, never a silent omission. Files
+    come in the order they were delivered (modification time, then name): a correction
+    sent later the same day (``… (1).csv``, which sorts first by name) loads after the
+    original, and staging takes a record's latest delivery (``latest_published_rows``).
     """
     folder = Path(landing) / contract.source / logical_date.isoformat()
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return sorted(entries, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
 def withdraw_missing(conn: psycopg.Connection, contract: Contract, logical_date: date, present: list[str]) -> list[str]:

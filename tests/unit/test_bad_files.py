@@ -417,6 +417,39 @@ def test_a_correction_in_a_later_file_keeps_both_versions_in_raw(conn, all_contr
     assert versions == [(date(2032, 3, 1), Decimal("350.00")), (date(2032, 3, 2), Decimal("300.00"))]
 
 
+def test_a_same_day_correction_in_a_second_file_loads_after_the_original(conn, all_contracts, tmp_path):
+    import os
+    import shutil
+
+    from household_monitoring.loading import landed_files
+
+    contract, day = all_contracts["medical_settlements"], date(2032, 3, 10)
+    folder = tmp_path / "medical_settlements" / day.isoformat()
+    folder.mkdir(parents=True)
+    delivered = {
+        "medical_settlements_20240718.csv": 1_720_000_000,
+        "medical_settlements_20240718 (1).csv": 1_720_021_600,
+    }
+    for name, mtime in delivered.items():
+        shutil.copy(FIXTURES / "duplicates" / "same_day" / name, folder / name)
+        os.utime(folder / name, (mtime, mtime))  # the correction arrived six hours later
+    order = [p.name for p in landed_files(tmp_path, contract, day)]
+    assert order == ["medical_settlements_20240718.csv", "medical_settlements_20240718 (1).csv"]  # not by name
+    for _ in range(2):  # the date re-run: same order, nothing duplicated
+        batches = [load_file(conn, contract, folder / name, day) for name in order]
+    ledger = conn.execute(
+        "select file_name, status, extract(epoch from delivered_at)::bigint from audit.load_batches"
+        " where source = 'medical_settlements' and logical_date = %s and status <> 'superseded'"
+        " order by delivered_at desc, batch_id desc",
+        (day,),
+    ).fetchall()
+    assert ledger == [
+        ("medical_settlements_20240718 (1).csv", "loaded", 1_720_021_600),  # staging takes this FX21 (1,250.00)
+        ("medical_settlements_20240718.csv", "loaded", 1_720_000_000),
+    ]
+    assert [(_outcome(b)) for b in batches] == [("loaded", 2, 2, 0), ("loaded", 1, 1, 0)]
+
+
 # --- Excel -------------------------------------------------------------------------------------------------------
 
 
@@ -458,6 +491,8 @@ RECORDS = {
     "duplicates/day1.csv": 2,
     "duplicates/day2_correction.csv": 2,
     "duplicates/in_one_file.csv": 6,
+    "duplicates/same_day/medical_settlements_20240718 (1).csv": 1,
+    "duplicates/same_day/medical_settlements_20240718.csv": 2,
     "encodings/gb18030_damaged_pair.csv": 4,
     "encodings/gb18030_rare.csv": 3,
     "encodings/gbk.csv": 3,
