@@ -486,6 +486,7 @@ def load_file(
         result = BatchResult(batch_id, contract.source, logical_date, path.name, file_hash, "loaded")
         header: list[str] = []
         encoding = None
+        padded: dict[str, list[str]] = {}
         spool = _QuarantineSpool([], batch_id, logical_date)
         try:
             if not path.is_file():
@@ -498,7 +499,7 @@ def load_file(
                 try:
                     with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
                         extract = open_extract(path, contract, careful=careful)
-                        header, encoding = extract.header, extract.encoding
+                        header, encoding, padded = extract.header, extract.encoding, extract.padded
                         spool.header = header
                         result.extra_columns = extract.extra_columns
                         try:
@@ -523,6 +524,10 @@ def load_file(
                 )
             if result.extra_columns:
                 notes.append(f"extra columns kept in raw._extra: {', '.join(result.extra_columns)}")
+            for column, rows in padded.items():  # flagged: a code Excel stored as a number got its zeros back
+                shown = ", ".join(rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+                width = contract.column(column).width
+                notes.append(f"{column}: number cells padded with leading zeros to {width} digits in rows {shown}")
             if notes:
                 result.message = f"{path.name}: " + "; ".join(notes)
         except Exception as error:  # one file's failure rejects that file only, never its neighbours

@@ -113,6 +113,9 @@ class Extract:
     positions: list[str | None]
     extra_columns: list[str] = field(default_factory=list)
     with_sheet: bool = False  # records carry their worksheet (.xlsx read from named or all sheets)
+    #: column -> rows (``sheet!row``) whose number cell was padded to the contract's width (.xlsx),
+    #: filled while the blocks are read: the loader reports them in the ledger.
+    padded: dict[str, list[str]] = field(default_factory=dict)
     _blocks: Iterator[tuple[Block, list[BadRecord]]] | None = None
     _close: object = None
 
@@ -541,7 +544,7 @@ def _open_csv(path: Path, contract: Contract, careful: bool = False) -> Extract:
         blocks, close = _careful_csv_blocks(path, encoding, labels)
     else:
         blocks, close = _csv_blocks(path, encoding, len(header))
-    return Extract(path, encoding, header, positions, extra, False, blocks, close)
+    return Extract(path, encoding, header, positions, extra, False, {}, blocks, close)
 
 
 def _cell_text(value: object) -> str:
@@ -646,8 +649,9 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
     date1904 = getattr(book, "epoch", None) is not None and book.epoch.year == 1904
     kinds = {pos: contract.column(name) for pos, name in enumerate(positions) if name}
     multi = len(sheets) > 1 or contract.sheets != "first"
-    blocks = _row_blocks(layouts, len(header), kinds, date1904, with_sheet=multi)
-    return Extract(path, "xlsx", header, positions, extra, multi, blocks, book.close)
+    padded: dict[str, list[str]] = {}
+    blocks = _row_blocks(layouts, len(header), kinds, date1904, with_sheet=multi, padded=padded)
+    return Extract(path, "xlsx", header, positions, extra, multi, padded, blocks, book.close)
 
 
 #: Excel's 1900 date system: serial 1 is 1900-01-01, and serial 60 is 1900-02-29, a day that
@@ -705,12 +709,15 @@ def _row_blocks(
     date1904: bool,
     size: int = 20000,
     with_sheet: bool = False,
+    padded: dict[str, list[str]] | None = None,
 ) -> Iterator[tuple[Block, list[BadRecord]]]:
     """Worksheet rows (after each sheet's header, row 1) -> blocks of ``size`` records.
 
     ``layouts``: per sheet, its title, its remaining rows and the position of each of
     its cells in the extract's header. A number cell that cannot be what its column
     holds (see ``_xlsx_cell``) makes its row a ``BadRecord`` naming column and reason.
+    ``padded`` receives, per column, the rows (``sheet!row``) whose number cell got its
+    leading zeros back.
     """
 
     def flush(buffer: list[list[str]], numbers: list[int], sheet_names: list[str]) -> Block:
@@ -744,6 +751,9 @@ def _row_blocks(
                 except (ValueError, ArithmeticError) as exc:  # a cell is one row's problem, never the batch's
                     problem = problem or f"{column.name}: {exc}"
                     row[order[i]] = texts[i]
+                    continue
+                if padded is not None and column is not None and column.width and row[order[i]] != texts[i]:
+                    padded.setdefault(column.name, []).append(f"{title}!{row_number}" if sheet else str(row_number))
             if problem:
                 bad.append(BadRecord(row_number, row, problem, sheet))
                 continue

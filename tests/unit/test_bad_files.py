@@ -154,6 +154,20 @@ def test_resident_ids_as_departments_write_them(conn, all_contracts):
     ]
 
 
+def test_a_household_number_typed_as_a_number_is_quarantined_not_loaded_short(conn, all_contracts):
+    register = _load(conn, all_contracts["household_register"], "ids/register_short_household.csv")
+    assert _outcome(register) == ("loaded", 2, 1, 1)
+    assert _quarantine(conn, "household_register", register.batch_id) == [
+        (3, None, ["household_id: does not match ^\\d{16}$: '123'"])
+    ]
+    workbook = _load(conn, all_contracts["agriculture_income"], "excel/agriculture_short_household.xlsx")
+    assert _outcome(workbook) == ("loaded", 2, 1, 1)
+    assert _raw(conn, "agriculture_income", "household_id", workbook.batch_id) == [("6531291000019001",)]
+    assert _quarantine(conn, "agriculture_income", workbook.batch_id) == [
+        (3, "Sheet", ["household_id: does not match ^\\d{16}$: '123'"])
+    ]
+
+
 def test_a_15_digit_id_is_quarantined_where_the_contract_does_not_convert(conn, all_contracts):
     result = _load(conn, all_contracts["medical_settlements"], "ids/settlement_legacy_id.csv")
     assert _outcome(result) == ("loaded", 2, 1, 1)
@@ -456,7 +470,10 @@ def test_a_same_day_correction_in_a_second_file_loads_after_the_original(conn, a
 def test_an_excel_workbook_of_several_sheets(conn, all_contracts):
     result = _load(conn, all_contracts["fixture_excel"], "excel/several_sheets.xlsx")
     assert _outcome(result) == ("loaded", 6, 3, 3)
-    assert result.message == "several_sheets.xlsx: extra columns kept in raw._extra: 备注"
+    assert result.message == (
+        "several_sheets.xlsx: extra columns kept in raw._extra: 备注;"
+        " code: number cells padded with leading zeros to 6 digits in rows 一乡!4, 二乡!2"
+    )
     assert _raw(conn, "fixture_excel", "_sheet, _row_number, person_id, code, day, amount", result.batch_id) == [
         ("一乡", 2, ID_A, "001234", date(2024, 3, 15), Decimal("12.50")),  # a real date cell
         ("一乡", 4, ID_B, "001236", date(2024, 3, 16), Decimal("2.00")),  # 1236 padded; serial 45367
@@ -503,6 +520,7 @@ RECORDS = {
     "encodings/utf8.csv": 3,
     "encodings/utf8_bom.csv": 3,
     "encodings/utf8_with_bad_byte.csv": 3,
+    "excel/agriculture_short_household.xlsx": 2,
     "excel/date_as_number.xlsx": 3,
     "excel/several_sheets.xlsx": 6,
     "files/arrives_twice.csv": 2,
@@ -519,6 +537,7 @@ RECORDS = {
     "header_drift/renamed.csv": 1,
     "header_drift/reordered.csv": 1,
     "ids/register_ids.csv": 8,
+    "ids/register_short_household.csv": 2,
     "ids/settlement_legacy_id.csv": 2,
 }
 
@@ -534,6 +553,8 @@ def test_every_fixture_reconciles_in_sql(conn, all_contracts):
         source = (
             "household_register"
             if rel.startswith("ids/register")
+            else "agriculture_income"
+            if rel.startswith("excel/agriculture")
             else "fixture_excel"
             if rel.endswith(".xlsx")
             else "medical_settlements"
