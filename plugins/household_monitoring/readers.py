@@ -349,7 +349,7 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
             # One record per line after the header, or a quoted field holds line breaks
             # (legitimately, or swallowing records after a stray quote): then read line by line.
             lines, records = count_lines(path), ordinal + len(seen_bad)
-            if lines != records + 1:
+            if lines is not None and lines != records + 1:
                 raise ReadAgainCarefully(f"{lines} lines hold {records} records and a header")
         if pending:
             yield Block([pa.array([], pa.string()) for _ in range(width)], np.array([], np.int64)), list(pending)
@@ -357,13 +357,17 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
     return blocks(), reader.close
 
 
-def count_lines(path: Path) -> int:
-    """Line breaks (0x0A bytes) in a file, read in 1 MiB blocks (~30 ms per 100 MB)."""
-    lines = 0
+def count_lines(path: Path) -> int | None:
+    """Line breaks (0x0A bytes) in a file, read in 1 MiB blocks; ``None`` when it holds no quote (0x22).
+
+    Without a quote no record can span lines, and the count is not needed: the quote
+    test is a ``memchr`` (~10 ms per 100 MB), the count several times slower.
+    """
     with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            lines += block.count(b"\n")
-    return lines
+        if not any(b'"' in block for block in iter(lambda: fh.read(1 << 20), b"")):
+            return None
+        fh.seek(0)
+        return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
 
 
 def ends_with_line_break(path: Path) -> bool:

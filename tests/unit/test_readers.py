@@ -109,6 +109,19 @@ def test_undecodable_bytes_deep_in_the_file_quarantine_that_record_only(tmp_path
     ]
 
 
+def test_a_damaged_pair_at_line_1000_of_a_gb18030_file_quarantines_that_record_only(tmp_path, contracts):
+    path = tmp_path / "gb.csv"
+    lines = [HEADER] + [ROW.replace("JS1", f"JS{n}") for n in range(2, 1950)]  # 1,949 lines
+    data = [line.encode("gb18030") for line in lines]
+    data[999] = data[999].replace("亚森".encode("gb18030"), b"\xbd " + "森".encode("gb18030"))  # line 1,000
+    path.write_bytes(b"\r\n".join(data) + b"\r\n")
+    extract, records, bad = _read(path, contracts["medical_settlements"])
+    assert (extract.encoding, len(records), records[-1][0]) == ("gb18030", 1947, 1949)
+    assert [(b.row_number, b.reason, b.fields[2]) for b in bad] == [
+        (1000, "person_name: bytes that are not gb18030 at line 1000: bd", "\\xbd 森·艾山")
+    ]
+
+
 def test_text_in_no_accepted_encoding_rejects_the_batch_naming_the_line(tmp_path, contracts):
     path = tmp_path / "latin.csv"
     path.write_bytes((HEADER + "\n").encode("utf-8") + BAD_ROW * 3)  # every record damaged: not a damaged line
