@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
 -- One row per warning with its current state as of the as-of date: when it was
 -- raised, at what level, whether it awaits a home visit, was confirmed or lifted
 -- (by a home visit, or cleared by a later signal for rules that clear automatically),
