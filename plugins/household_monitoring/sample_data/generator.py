@@ -195,12 +195,16 @@ def _scenario_households() -> list[tuple[str, str, str, list[FixedPerson]]]:
 def fen_text(fen: np.ndarray) -> np.ndarray:
     """Amounts in fen (int) as yuan text with two decimals (``123456`` → ``'1234.56'``)."""
     fen = np.asarray(fen, dtype=np.int64)
+    if not fen.size:
+        return np.array([], dtype=object)
     return np.char.add(np.char.add((fen // 100).astype(str), "."), np.char.zfill((fen % 100).astype(str), 2))
 
 
 def date_text(days: np.ndarray) -> np.ndarray:
     """datetime64[D] as ISO text; NaT as the empty string."""
     days = np.asarray(days, dtype="datetime64[D]")
+    if not days.size:
+        return np.array([], dtype=object)
     text = np.datetime_as_string(days).astype(object)
     text[np.isnat(days)] = ""
     return text
