@@ -19,7 +19,7 @@ county") lists them with what they give:
   others, 300–600 yuan a month; new enrolments 0.1 % of households a month;
 - disability certificates: 5 % of persons, issued over 20 years; dropouts: 0.1 % of
   pupils, 0.2 % a year during the range;
-- houses: A 72 %, B 26.7 %, C 1 %, D 0.3 %; unsafe water 0.2 %; a re-assessment every
+- houses: A 72 %, B 27.35 %, C 0.5 %, D 0.15 %; unsafe water 0.2 %; a re-assessment every
   2 years on average;
 - public-welfare jobs: 5 % of households;
 - income: per-capita net income targeted at a log-normal with median 17,000 yuan
@@ -186,15 +186,19 @@ def household_register(county: County) -> list[Path]:
         pop.status,
         pop.status_date,
     ]
-    paths = []
-    for day in [county.first, *_monthly(county.first, county.end, 1)]:
-        paths += county.extracts.write(
-            "household_register",
-            REGISTER_HEADER,
-            county.encoding("utf-8-sig"),
-            columns,
-            np.full(pop.persons, day64(day)),
-        )
+    # The same persons every month: the first extract's bytes, copied to each month's folder.
+    paths = county.extracts.write(
+        "household_register",
+        REGISTER_HEADER,
+        county.encoding("utf-8-sig"),
+        columns,
+        np.full(pop.persons, day64(county.first)),
+    )
+    for day in _monthly(county.first, county.end, 1):
+        folder = county.extracts.landing / "household_register" / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        paths.append(folder / f"household_register_{day:%Y%m%d}.csv")
+        paths[-1].write_bytes(paths[0].read_bytes())
     return paths
 
 
@@ -709,7 +713,7 @@ def housing_water(county: County) -> list[Path]:
     rng = county.rng("housing_water")
     households = county.random_households()
     ratings = np.array(["A", "B", "C", "D"], dtype=object)
-    shares = [0.72, 0.267, 0.01, 0.003]
+    shares = [0.72, 0.2735, 0.005, 0.0015]
     days = _events(rng, county, len(households), 0.5)
     again = rng.choice(households, len(days)) if len(households) else days.astype(np.int64)
     who = np.r_[households, again]

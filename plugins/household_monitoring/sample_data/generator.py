@@ -273,7 +273,7 @@ def write_csv(path: Path, header: list[str], columns: list[np.ndarray], encoding
     """Arrow's CSV writer (CRLF, quoted text), then the department's encoding (``utf-8-sig``, ``gbk``...)."""
     table = pa.table(
         {
-            name: pa.array(col.astype(str) if len(col) else [], pa.string())
+            name: pa.array(list(col) if len(col) < 64 else col, pa.string())
             for name, col in zip(header, columns, strict=True)
         }
     )
@@ -286,24 +286,86 @@ def write_csv(path: Path, header: list[str], columns: list[np.ndarray], encoding
     return path
 
 
+_XLSX_PARTS = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        "</Types>"
+    ),
+    "_rels/.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/workbook.xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<sheets><sheet name="数据" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+    ),
+}
+
+
 def write_xlsx(path: Path, header: list[str], columns: list[np.ndarray]) -> Path:
-    """An Excel workbook, one sheet ``数据``; numbers as numbers, as Excel users type them."""
-    from openpyxl import Workbook
+    """An Excel workbook (Office Open XML), one sheet ``数据``; numbers as numbers, as Excel users type them.
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("数据")
-    sheet.append(header)
-    for row in zip(*columns, strict=True):
-        sheet.append([_excel_value(v) for v in row])
-    book.save(path)
+    Written directly (inline strings, one sheet) rather than cell by cell through openpyxl,
+    which takes minutes for a province's 1,000,000 rows. Texts are escaped for XML;
+    a cell is a number when it is digits with at most one dot (amounts, years, areas).
+    """
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    letters = [chr(ord("A") + i) for i in range(len(header))]
+    n = len(columns[0]) if columns else 0
+    rows_number = np.arange(2, n + 2).astype(str)
+    cells = []
+    for letter, col in zip(letters, columns, strict=True):
+        text = np.asarray(col, dtype=str)
+        numeric = np.char.isdigit(np.char.replace(text, ".", "", count=1)) & (np.char.str_len(text) > 0)
+        numeric &= ~((np.char.str_len(text) >= 6) & np.char.isdigit(text))  # long digit strings stay text (IDs)
+        ref = np.char.add(letter, rows_number)
+        as_number = np.char.add(np.char.add(np.char.add('<c r="', ref), '"><v>'), np.char.add(text, "</v></c>"))
+        escaped = np.char.replace(np.char.replace(np.char.replace(text, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
+        as_text = np.char.add(
+            np.char.add(np.char.add('<c r="', ref), '" t="inlineStr"><is><t>'), np.char.add(escaped, "</t></is></c>")
+        )
+        cells.append(np.where(numeric, as_number, as_text))
+    head = "".join(
+        f'<c r="{letter}1" t="inlineStr"><is><t>{escape(name)}</t></is></c>'
+        for letter, name in zip(letters, header, strict=True)
+    )
+    body = ['<row r="1">', head, "</row>"]
+    if n:
+        row_open = np.char.add(np.char.add('<row r="', rows_number), '">')
+        line = row_open
+        for c in cells:
+            line = np.char.add(line, c)
+        body.append("".join(np.char.add(line, "</row>").tolist()))
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        + "".join(body)
+        + "</sheetData></worksheet>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+        for name, xml in _XLSX_PARTS.items():
+            book.writestr(name, xml)
+        book.writestr("xl/worksheets/sheet1.xml", sheet)
     return path
-
-
-def _excel_value(value: str):
-    try:
-        return int(value) if value.isdigit() and len(value) < 6 else float(value) if "." in value else value
-    except ValueError:
-        return value
 
 
 @dataclass
