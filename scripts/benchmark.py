@@ -141,6 +141,7 @@ def bench_scale(households: int, args: argparse.Namespace, server: config.Databa
                     (first_delta - timedelta(days=1)).isoformat(),
                     "--landing",
                     str(landing),
+                    "--verbose",
                 ],
                 env,
                 log_path,
