@@ -94,6 +94,34 @@ class FixedPerson:
     name: str
 
 
+def _ranks(birth: np.ndarray, male: np.ndarray) -> np.ndarray:
+    """Each person's rank among the persons of the same birth date and sex (0, 1, ...)."""
+    n = len(birth)
+    key = birth.astype("datetime64[D]").astype(np.int64) * 2 + male
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1] if n else np.array([], dtype=np.int64)
+    group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - group_start
+    return rank
+
+
+def spread_births(birth: np.ndarray, male: np.ndarray, protected: int = 0) -> np.ndarray:
+    """Move persons beyond the 500th of one sex on one birth date to the next days (IDs have 500 sequences).
+
+    The first ``protected`` persons (the scenario persons) keep their dates. Returns the new dates.
+    """
+    birth = birth.astype("datetime64[D]").copy()
+    while True:
+        rank = _ranks(birth, male)
+        over = rank >= 500
+        over[:protected] = False
+        if not over.any():
+            return birth
+        birth[over] += (rank[over] // 500).astype("timedelta64[D]")
+
+
 def resident_ids(birth: np.ndarray, male: np.ndarray) -> np.ndarray:
     """Unique GB 11643 resident IDs for persons of the county (area 653129).
 
@@ -103,14 +131,7 @@ def resident_ids(birth: np.ndarray, male: np.ndarray) -> np.ndarray:
     one sex (the 3-digit sequence is full).
     """
     n = len(birth)
-    day_number = birth.astype("datetime64[D]").astype(np.int64)
-    key = day_number * 2 + male
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
-    group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - group_start
+    rank = _ranks(birth, male)
     if n and rank.max() >= 500:
         raise ValueError("more than 500 persons of one sex born on one day: no resident ID sequence left")
     seq = rank * 2 + male
@@ -194,6 +215,7 @@ def build_population(
     all_birth = np.r_[np.array([p.birth for p in f_people], dtype="datetime64[D]"), birth]
     all_male = np.r_[np.array([p.sex == "男" for p in f_people], dtype=bool), male]
     n_persons = len(all_birth)
+    all_birth = spread_births(all_birth, all_male, protected=len(f_people))
     return Population(
         household_id=np.r_[np.array([h for h, *_ in fixed], dtype=object), random_ids],
         village=np.r_[np.array([v for _, v, *_ in fixed], dtype=object), village],
