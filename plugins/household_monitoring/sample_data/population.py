@@ -185,7 +185,9 @@ def build_population(
     spouse = position == 1
     child = position >= 2
     year[spouse] += rng.integers(-2, 6, int(spouse.sum()))
-    year[child] = np.minimum(as_of.year - 1, year[child] + rng.integers(20, 41, int(child.sum())))
+    # Children born when the head was 20 to 40, and before the as-of year (heads are 24 or older).
+    latest = np.minimum(40, as_of.year - 1 - year[child] - 20)
+    year[child] = year[child] + 20 + (rng.random(int(child.sum())) * (latest + 1)).astype(np.int64)
     birth = _random_dates(rng, year)
     male = np.where(position == 0, True, np.where(spouse, False, rng.random(n_random) < 0.5))
     relation = np.where(position == 0, "户主", np.where(spouse, "配偶", np.where(male, "之子", "之女"))).astype(object)
