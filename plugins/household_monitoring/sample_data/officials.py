@@ -44,6 +44,15 @@ def official_row(
     ]
 
 
+def village_officials(county) -> list[Path]:
+    """The department function (``departments.DEPARTMENTS``): the roster on the county's first date."""
+    from household_monitoring.sample_data.generator import COUNTY_CODE, TOWNSHIPS, VILLAGES
+
+    townships = [f"{COUNTY_CODE}{t}" for t, _ in TOWNSHIPS]
+    landing = county.extracts.landing
+    return write_village_officials(landing, COUNTY_CODE, townships, VILLAGES, county.first, county.end, county.seed + 2)
+
+
 def write_village_officials(
     landing: Path, county_code: str, townships: list[str], villages: list[str], start: date, end: date, seed: int
 ) -> list[Path]:
