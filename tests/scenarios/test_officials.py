@@ -177,7 +177,7 @@ def test_raised_warning_is_on_the_village_officials_list_and_notified(county, fr
     assert page.startswith('<!DOCTYPE html>\n<html lang="zh-CN">')
     # Nothing sent or written carries a resident ID or a resident's name.
     sent = page + text + mail.get_body(("html",)).get_content() + json.dumps(posts, ensure_ascii=False)
-    residents = [(p.person_id, p.name) for h in sample.households for p in h.members]
+    residents = list(zip(sample.population.person_id.tolist(), sample.population.name.tolist(), strict=True))
     assert [r for r in residents if r[0] in sent or r[1] in sent] == []
     assert published["sent"].count(f"{S1_VILLAGE_OFFICIAL}/email") == 1
 
