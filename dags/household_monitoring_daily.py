@@ -18,7 +18,8 @@ has logical date D and processes the files the departments dropped for D:
 4. `publish_report` (after `build_marts`) generates the dbt docs and writes the county
    daily report `var/reports/<YYYY-MM-DD>/index.html` from the marts, linking the dbt
    docs and the Data Docs. Its outlet is `household_monitoring://reports/county_daily`.
-5. `audit_day` reconciles the ledger and fails the run if any batch was held back,
+5. `audit_day` renders the day's Data Docs (once per run, from every batch's validation,
+   readable offline), reconciles the ledger and fails the run if any batch was held back,
    so a bad file is visible in the run's state. Sources that sent no file for the day
    are logged as a freshness alert (returned as `sources_without_file`), without
    failing the run: a department that sends nothing on a holiday is normal.

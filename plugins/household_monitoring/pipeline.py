@@ -121,7 +121,11 @@ def publish_report(logical_date: date, db: Database) -> str:
 
 
 def audit_day(logical_date: date, db: Database) -> dict:
-    """The day's reconciliation from the ledger; raises ``SourceFailed`` if a batch was held back.
+    """Data Docs of the day's validations, then the day's reconciliation from the ledger.
+
+    Raises ``SourceFailed`` if a batch was held back (after the Data Docs are built, so
+    the auditor can read why). The Data Docs are rendered here, once per run, from the
+    results the gate stored for every batch of the day (``data_docs.build_data_docs``).
 
     Returns ``{"batches": n, "rows_read": n, "rows_loaded": n, "rows_quarantined": n,
     "sources_without_file": [source, ...]}``. A source with no file for the day is a
@@ -129,6 +133,9 @@ def audit_day(logical_date: date, db: Database) -> dict:
     never a failure of the run, since a department that sends nothing on a holiday, or
     sends monthly, is normal; a source past its contract's freshness is ``is_stale`` there.
     """
+    from household_monitoring.data_docs import build_data_docs
+
+    build_data_docs(db, logical_date)
     with connect(db) as conn:
         rows = conn.execute(
             """select source, file_name, status, rows_read, rows_loaded, rows_quarantined, message
