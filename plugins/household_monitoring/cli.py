@@ -358,6 +358,12 @@ def cmd_superset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_i18n(args: argparse.Namespace) -> int:
+    from household_monitoring import i18n
+
+    return i18n.main(args.action)
+
+
 def main(argv: list[str] | None = None) -> int:
     from household_monitoring.sample_data.generator import DEFAULT_END, DEFAULT_START
 
@@ -401,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", nargs="?", default="start", choices=["start", "stop", "provision", "status"])
     p.add_argument("--port", type=int, help="port to listen on (default HM_SUPERSET_PORT or 8088)")
     p.set_defaults(func=cmd_superset)
+    p = sub.add_parser("i18n", help="the translations: update the catalogs from the sources, check them")
+    p.add_argument("action", nargs="+", metavar="update | check | init LANGUAGE")
+    p.set_defaults(func=cmd_i18n)
     args = parser.parse_args(argv)
     return args.func(args)
 
