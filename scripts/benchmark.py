@@ -16,6 +16,9 @@ configured server (or the private one):
 It prints rows per second, the ratio loader / raw COPY and the peak memory
 (also the child's memory right after its imports, so growth with the file shows).
 Targets (issue 2): ratio <= 2, peak memory flat in N and < 150 MB for 1M rows.
+3. the quality gate (Great Expectations) on the batch the loader wrote, in another
+   child process: time against the loader's, and its peak memory (issue 10: within the
+   loader's time, under 300 MB).
 Prints figures; asserts nothing.
 """
 
@@ -26,6 +29,7 @@ import csv
 import json
 import os
 import random
+import secrets
 import subprocess
 import sys
 import time
@@ -54,7 +58,8 @@ with connect(configured_database()) as conn:
     result = load_file(conn, contract, Path(sys.argv[1]), date(2030, 1, 1))
     seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "loaded": result.rows_loaded, "quarantined": result.rows_quarantined,
-                  "baseline_mb": baseline, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "batch_id": result.batch_id, "baseline_mb": baseline,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -91,6 +96,42 @@ def make_file(path: Path, rows: int) -> Path:
     return path
 
 
+GATE_CHILD = r"""
+import json, resource, sys, time
+from household_monitoring.config import configured_database
+from household_monitoring.contracts import load_contracts
+from household_monitoring.database import connect
+import great_expectations  # imported before the baseline: its import costs ~5 s and ~120 MB, once per task
+from household_monitoring.quality import validate_batch
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+contract = load_contracts()["medical_settlements"]
+db = configured_database()
+with connect(db, autocommit=True) as conn:
+    started = time.perf_counter()
+    gate = validate_batch(conn, db, contract, int(sys.argv[1]))
+    seconds = time.perf_counter() - started
+    checks = conn.execute("select count(*), count(*) filter (where success) from audit.dq_results where batch_id = %s",
+                          (int(sys.argv[1]),)).fetchone()
+print(json.dumps({"seconds": seconds, "status": gate.status, "expectations": checks[0], "passed": checks[1],
+                  "baseline_mb": baseline, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def gate_benchmark(db, batch_id: int) -> dict:
+    """The quality gate (``quality.validate_batch``) on a loaded batch, in a child process.
+
+    Returns the child's figures: ``seconds`` (validation, store, ledger), ``status``,
+    ``expectations``/``passed`` (rows in ``audit.dq_results``), ``baseline_mb`` (the
+    process with Great Expectations imported) and ``peak_mb`` (peak resident memory).
+    Target (issue 10): within the loader's own time, under 300 MB peak.
+    """
+    env = {**os.environ, "HM_DATABASE_URL": db.url, "PYTHONPATH": str(ROOT / "plugins")}
+    out = subprocess.run([sys.executable, "-c", GATE_CHILD, str(batch_id)], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def load_benchmark(rows: int) -> None:
     from household_monitoring.contracts import load_contracts
     from household_monitoring.database import connect, create_database, drop_database, migrate
@@ -104,7 +145,8 @@ def load_benchmark(rows: int) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             configured = postgres_server.start()
-    db = create_database(configured, "hm_bench")
+    name = f"hm_bench_{secrets.token_hex(4)}"  # never a name another run could be using
+    db = create_database(configured, name)
     try:
         contract = load_contracts()["medical_settlements"]
         columns = ", ".join(f"{c.name} {c.sql_type}" for c in contract.columns)
@@ -124,8 +166,9 @@ def load_benchmark(rows: int) -> None:
         if out.returncode != 0:
             raise SystemExit(out.stderr)
         child = json.loads(out.stdout.strip().splitlines()[-1])
+        gate = gate_benchmark(db, child["batch_id"])
     finally:
-        drop_database(configured, "hm_bench")
+        drop_database(configured, name)
         if private:
             postgres_server.stop()
     mb = path.stat().st_size / 1e6
@@ -140,6 +183,14 @@ def load_benchmark(rows: int) -> None:
     print(
         f"loader peak memory: {child['peak_mb']:.0f} MB (process after imports: {child['baseline_mb']:.0f} MB, "
         f"growth {child['peak_mb'] - child['baseline_mb']:.0f} MB)"
+    )
+    print(
+        f"quality gate (GX, {gate['expectations']} expectations, {gate['passed']} passed, {gate['status']}): "
+        f"{gate['seconds']:6.2f} s, ratio gate / loader {gate['seconds'] / loader:.2f} (target <= 1)"
+    )
+    print(
+        f"gate peak memory: {gate['peak_mb']:.0f} MB (target < 300; process with GX imported: "
+        f"{gate['baseline_mb']:.0f} MB, growth {gate['peak_mb'] - gate['baseline_mb']:.0f} MB)"
     )
 
 
