@@ -22,7 +22,8 @@ Columns a file has beyond its contract are kept per row in ``raw.<source>._extra
 (jsonb) and the worksheet of an .xlsx row in ``_sheet``; both are only written when
 the file has them. A key that repeats within one file is resolved after the COPY
 (``_quarantine_duplicate_keys``): an identical copy is quarantined, conflicting
-versions all are.
+versions all are. Repeats are found from 64-bit key fingerprints spooled to disk by
+partition (``_RepeatedKeys``), so memory stays flat in the file's size.
 """
 
 from __future__ import annotations

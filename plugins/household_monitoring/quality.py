@@ -178,11 +178,10 @@ RESULT_FORMAT_EXAMPLES = {"result_format": "SUMMARY", "partial_unexpected_count"
 def gx_context(db: Database):
     """The project's file-mode GX context (under ``config.data_docs_dir()``), with offline settings.
 
-    Usage statistics off (no call outside the warehouse), progress bars off, and the
-    Data Docs site without GX's "how to" buttons (links to its online documentation).
+    Progress bars off, and the Data Docs site without GX's "how to" buttons (links to its
+    online documentation, useless on a network without the internet).
     The caller holds the context lock.
     """
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
     os.environ[URL_VARIABLE] = db.sqlalchemy_url
