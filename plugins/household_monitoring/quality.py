@@ -179,7 +179,8 @@ def gx_context(db: Database):
     """The project's file-mode GX context (under ``config.data_docs_dir()``), with offline settings.
 
     Progress bars off, and the Data Docs site without GX's "how to" buttons (links to its
-    online documentation, useless on a network without the internet).
+    online documentation, useless on a network without the internet), with an index
+    builder whose cost does not grow with the results kept (``data_docs_index``).
     The caller holds the context lock.
     """
     import great_expectations as gx
@@ -196,8 +197,10 @@ def gx_context(db: Database):
         context.variables.save()
     sites = context.variables.data_docs_sites or {}
     site = sites.get("local_site")
-    if site is not None and site.get("show_how_to_buttons", True):
+    index_builder = {"class_name": "CachedSiteIndexBuilder", "module_name": "household_monitoring.data_docs_index"}
+    if site is not None and (site.get("show_how_to_buttons", True) or site.get("site_index_builder") != index_builder):
         site["show_how_to_buttons"] = False
+        site["site_index_builder"] = index_builder  # lists every validation without re-reading each
         context.variables.data_docs_sites = sites
         context.variables.save()
         context = gx.get_context(mode="file", project_root_dir=str(data_docs_dir()))

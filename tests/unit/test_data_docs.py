@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -87,6 +88,12 @@ def test_data_docs_list_the_days_validations_styled_with_no_network(
         assert gate.status == "failed_validation"
         index = build_data_docs(fresh_db, DAY)
     assert index == tmp_path / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    # The index builder keeps what it shows of each result, so the next build reads none of them again.
+    cache = json.loads((tmp_path / "gx" / "index_cache.json").read_text(encoding="utf-8"))
+    assert sorted((v["asset_name"], v["success"]) for v in cache.values()) == [
+        ("household_register__batch", True),
+        ("medical_settlements__batch", False),
+    ]
 
     page, refused = _offline_page(browser, index)
     assert refused == []
