@@ -378,6 +378,8 @@ def validate_batch(conn: psycopg.Connection, db: Database, contract: Contract, b
     view = gate_view(contract)
     lock = fasteners.InterProcessLock(str(data_docs_dir() / ".gx.lock"))
     data_docs_dir().mkdir(parents=True, exist_ok=True)
+    if not conn.autocommit:
+        conn.commit()  # GX reads through its own connection: the view must be committed, not a savepoint
     with lock:  # one validation at a time: the view and the context's files are shared
         with conn.transaction():
             conn.execute(
@@ -389,6 +391,8 @@ def validate_batch(conn: psycopg.Connection, db: Database, contract: Contract, b
             suite_result = run_suite(batch_definition, suite)
             _store_validation_result(context, suite_result, f"{contract.source}-{logical_date}-batch{batch_id}")
         finally:
+            if not conn.autocommit:
+                conn.rollback()  # a failed statement would leave the transaction unusable
             with conn.transaction():
                 conn.execute(f"drop view if exists {view}")
     results = suite_result.results
