@@ -101,11 +101,22 @@ def ingest_source(
     return day
 
 
+#: Key of the PostgreSQL advisory lock held during a marts build: one build at a time per warehouse.
+MARTS_LOCK = "household_monitoring.build_marts"
+
+
 def build_marts(logical_date: date, db: Database) -> None:
-    """``dbt build`` of every model, seed and test, as of ``logical_date``."""
+    """``dbt build`` of every model, seed and test, as of ``logical_date``.
+
+    Holds the warehouse's advisory lock ``MARTS_LOCK`` for the build, so two builds
+    (a backfill's and the daily run's, a push's) never run at the same time, whatever
+    runs them (scheduler, Celery workers, ``airflow dags test``): the second waits.
+    """
     from household_monitoring.dbt import run_dbt
 
-    run_dbt(["build", "--vars", f"{{as_of_date: '{logical_date.isoformat()}'}}"], db=db, salt=id_salt())
+    with connect(db, autocommit=True) as lock:
+        lock.execute("select pg_advisory_lock(hashtext(%s))", (MARTS_LOCK,))
+        run_dbt(["build", "--vars", f"{{as_of_date: '{logical_date.isoformat()}'}}"], db=db, salt=id_salt())
 
 
 def publish_report(logical_date: date, db: Database) -> str:
