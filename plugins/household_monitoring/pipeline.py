@@ -71,7 +71,6 @@ def ingest_source(
     ``FileNotFoundError`` when no file landed (the DAG marks the source skipped).
     """
     from household_monitoring.loading import landed_files, load_file, withdraw_missing
-    from household_monitoring.quality import validate_batch
 
     contract = load_contracts()[source]
     files = landed_files(landing or landing_dir(), contract, logical_date)
@@ -84,6 +83,8 @@ def ingest_source(
             f"{source}: no file matching {contract.file_pattern} in "
             f"{(landing or landing_dir()) / source / logical_date.isoformat()}"
         )
+    from household_monitoring.quality import validate_batch  # Great Expectations: ~5 s, only when a file landed
+
     day = SourceDay(source, logical_date.isoformat(), len(files), [], [], 0, 0, 0)
     with connect(db) as conn:
         for path in files:

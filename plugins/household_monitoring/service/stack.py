@@ -18,6 +18,7 @@ Where each setting comes from (all from the environment, nothing from the reposi
 ``HM_AIRFLOW_PORT``             api-server port on 127.0.0.1 (default 8080, else a free one)
 ``HM_CELERY_VISIBILITY_TIMEOUT`` seconds before Redis redelivers an unacknowledged task
                                 (default 21600: above the longest task, a county's dbt build)
+``HM_CELERY_CONCURRENCY``       task slots per Celery worker (default 2: two cores here)
 ==============================  ===========================================================
 
 The Celery result backend is the metadata PostgreSQL (``db+postgresql://``). Secrets
@@ -64,6 +65,15 @@ class StackError(RuntimeError):
 def default_home() -> Path:
     """``HM_AIRFLOW_HOME``, else ``var/airflow-service``."""
     return Path(os.environ.get("HM_AIRFLOW_HOME", config.var_dir() / "airflow-service")).resolve()
+
+
+def worker_hostname() -> str:
+    """Airflow's ``hostname_callable`` for the stack: ``HM_WORKER_NAME`` (e.g. ``worker-2@host``), else the FQDN.
+
+    Two Celery workers on one machine then show apart in each task instance's ``hostname``.
+    """
+    name = os.environ.get("HM_WORKER_NAME")
+    return f"{name}@{socket.getfqdn()}" if name else socket.getfqdn()
 
 
 def free_port() -> int:
@@ -123,6 +133,7 @@ class StackState:
     metadata_url: str
     broker_url: str | None
     queue: str
+    paused_at_creation: bool = False
     processes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -167,7 +178,7 @@ class Stack:
             "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
             "AIRFLOW__CORE__EXECUTOR": state.executor,
             "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(state.paused_at_creation),
             "AIRFLOW__CORE__FERNET_KEY": values["fernet_key"],
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{state.url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
@@ -180,8 +191,11 @@ class Stack:
             "AIRFLOW__API__SECRET_KEY": values["api_secret_key"],
             "AIRFLOW__API_AUTH__JWT_SECRET": values["jwt_secret"],
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # A loaded 2-core machine answers the execution API slowly at start: 5 s (default) timed out here.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": state.queue,
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "household_monitoring.service.stack.worker_hostname",
             "HM_ID_SALT": id_salt(),
             "HM_VAR_DIR": str(config.var_dir()),
             "PYTHONWARNINGS": "ignore",
@@ -192,7 +206,7 @@ class Stack:
                 {
                     "AIRFLOW__CELERY__BROKER_URL": state.broker_url or DEFAULT_BROKER_URL,
                     "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + _sqlalchemy(state.metadata_url),
-                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": os.environ.get("HM_CELERY_CONCURRENCY", "4"),
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": os.environ.get("HM_CELERY_CONCURRENCY", "2"),
                     "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": os.environ.get(
                         "HM_CELERY_VISIBILITY_TIMEOUT", str(DEFAULT_VISIBILITY_TIMEOUT)
                     ),
@@ -215,6 +229,7 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> int:
         self.logs.mkdir(parents=True, exist_ok=True)
+        env = {**env, "HM_WORKER_NAME": name}
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
             [self._airflow(), *args],
@@ -247,11 +262,13 @@ class Stack:
         metadata: config.Database | None = None,
         say=print,
         wait: float = 180.0,
+        paused: bool = False,
     ) -> StackState:
         """Start the stack and wait until the api-server reports every component healthy.
 
         ``executor``: ``auto`` (Celery when ``workers`` > 0 and the broker answers, else
         Local, saying why), ``celery`` (fails when the broker does not answer) or ``local``.
+        New DAGs start unpaused (the nightly schedule runs) unless ``paused``.
         ``warehouse`` defaults to ``config.warehouse()``; ``metadata`` to
         ``HM_AIRFLOW_DATABASE_URL`` or ``<warehouse>_airflow`` on the same server (created
         when missing). Returns the saved ``StackState``. Raises ``StackError`` when a stack
@@ -300,6 +317,7 @@ class Stack:
             metadata_url=metadata.url,
             broker_url=broker if chosen == "celery" else None,
             queue=f"hm-{secrets_['stack_id']}",
+            paused_at_creation=paused,
         )
         env = self.environment(state, warehouse)
         self._migrate(env)
