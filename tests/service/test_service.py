@@ -18,6 +18,7 @@ skipped with the reason, except in CI (``CI`` set), where their absence fails it
 from __future__ import annotations
 
 import email
+import itertools
 import json
 import os
 import secrets
@@ -111,6 +112,21 @@ def _snapshot(db) -> dict[str, list[str]]:
     return snapshot
 
 
+def _daily_runs_done(stack: Stack):
+    """The daily DAG's runs (run_id, run_type, logical_date, state) once the 3 backfill runs and the daily run ended."""
+    rows = _metadata(
+        stack,
+        "select run_id, run_type, logical_date, state from dag_run where dag_id = %s order by logical_date",
+        DAG_ID,
+    )
+    return rows if len(rows) == 4 and all(r[3] in ("success", "failed") for r in rows) else None
+
+
+def _daily(service) -> tuple:
+    """The scheduled (daily) run: (run_id, run_type, logical_date, state)."""
+    return next(r for r in service["runs"] if r[1] == "scheduled")
+
+
 def _metadata(stack: Stack, sql: str, *params):
     url = stack.state().metadata_url
     with psycopg.connect(url, autocommit=True) as conn:
@@ -189,20 +205,7 @@ def service(server, var_dir, tmp_path_factory):
             assert unpaused.returncode == 0, unpaused.stderr[-3000:]
         started = time.perf_counter()
         runs = _wait(
-            lambda: (
-                rows
-                if (
-                    rows := _metadata(
-                        stack,
-                        "select run_id, run_type, logical_date, state from dag_run "
-                        "where dag_id = %s order by logical_date",
-                        DAG_ID,
-                    )
-                )  # fmt: skip
-                and len(rows) == 4
-                and all(r[3] in ("success", "failed") for r in rows)
-                else None
-            ),
+            lambda: _daily_runs_done(stack),
             600,
             "the backfill and the daily run to finish",
             stack,
@@ -238,8 +241,7 @@ def reference(service, server, var_dir):
         env = airflow_environment(db)
         log = var_dir / "service-reference.log"
         ensure_airflow_db(env, log)
-        daily = [r[2] for r in service["runs"] if r[1] == "scheduled"][0]
-        for day in [*DAYS, daily.astimezone(_shanghai()).date()]:
+        for day in [*DAYS, _daily(service)[2].astimezone(_shanghai()).date()]:
             run_dag(day, env, log)
         yield db
     finally:
@@ -277,7 +279,7 @@ def test_backfill_creates_exactly_the_business_days_and_builds_marts_in_date_ord
         DAG_ID,
     )
     assert [b[0] for b in builds] == sorted(b[0] for b in builds), "marts built out of date order"
-    for earlier, later in zip(builds, builds[1:], strict=False):
+    for earlier, later in itertools.pairwise(builds):
         assert earlier[2] <= later[1], f"marts builds overlap: {earlier} and {later}"
     with connect(service["warehouse"]) as conn:
         assert conn.execute("select max(as_of_date) from marts.fct_risk_warnings").fetchone()[0] == latest
@@ -320,7 +322,7 @@ def test_held_back_batch_and_stale_sources_reach_the_data_engineer(service):
         (source, name, day.isoformat(), f"{source}.ingest")
     ]
     # The daily run's date had no file from any source: one stale-source alert per source and channel.
-    daily = [r for r in service["runs"] if r[1] == "scheduled"][0]
+    daily = _daily(service)
     stale = [h for h in service["hooks"] if h["kind"] == "stale_source" and h["run_id"] == daily[0]]
     assert len(stale) == 10
     assert all(h["problem"].startswith(f"no file from {h['source']} for ") for h in stale)
@@ -329,8 +331,7 @@ def test_held_back_batch_and_stale_sources_reach_the_data_engineer(service):
 
 def test_a_burst_of_five_pushes_loads_each_file_once_and_rebuilds_the_marts(service):
     stack, landing, warehouse = service["stack"], service["landing"], service["warehouse"]
-    daily = [r for r in service["runs"] if r[1] == "scheduled"][0]
-    day = daily[2].astimezone(_shanghai()).date()
+    day = _daily(service)[2].astimezone(_shanghai()).date()
     pushes = []
     for source in PUSH_SOURCES:
         original = sorted((landing / source / DAYS[-1].isoformat()).iterdir())[0]
