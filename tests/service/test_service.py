@@ -28,6 +28,7 @@ import time
 from datetime import date
 from email import policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -43,6 +44,8 @@ pytestmark = pytest.mark.e2e
 DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
 HELD_BACK = ("medical_settlements", DAYS[1], "late_export.csv")  # an empty file: rejected, alerted
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by", "file_path")
+HEARTBEAT_TIMEOUT = 30
+LARGE_ROWS = 300_000
 PUSH_SOURCES = ["disability", "education", "employment", "housing_water", "public_welfare_jobs"]
 
 
@@ -168,6 +171,10 @@ def service(server, var_dir, tmp_path_factory):
             "HM_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{webhook.server_port}/alerts",
             "HM_NATS_STREAM": f"HM_PUSHES_TEST_{tag}",
             "HM_NATS_SUBJECT_PREFIX": f"hmtest{tag}.push",
+            # A task whose supervisor stops heartbeating for this long is failed and retried (default 300 s):
+            # short here so that a killed worker's task is retried within the test; the marts builds last
+            # longer than this and must not be killed by it (liveness is the supervisor's heartbeat).
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
         }
     )
     county_start = time.perf_counter()
@@ -334,7 +341,7 @@ def test_a_burst_of_five_pushes_loads_each_file_once_and_rebuilds_the_marts(serv
     day = _daily(service)[2].astimezone(_shanghai()).date()
     pushes = []
     for source in PUSH_SOURCES:
-        original = sorted((landing / source / DAYS[-1].isoformat()).iterdir())[0]
+        original = sorted((landing / source / DAYS[0].isoformat()).iterdir())[0]
         target = landing / source / day.isoformat() / f"push_{original.name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(original, target)
@@ -363,3 +370,84 @@ def test_a_burst_of_five_pushes_loads_each_file_once_and_rebuilds_the_marts(serv
     assert states and {s for (s,) in states} == {"success"}, states
     with connect(warehouse) as conn:
         assert conn.execute("select max(as_of_date) from marts.fct_risk_warnings").fetchone()[0] == day
+
+
+def test_long_marts_builds_are_not_killed_by_the_liveness_checks(service):
+    builds = _metadata(
+        service["stack"],
+        """select run_id, try_number, state, extract(epoch from end_date - start_date) from task_instance
+           where dag_id = %s and task_id = 'build_marts' and state = 'success'""",
+        DAG_ID,
+    )
+    assert len(builds) == 4
+    assert all(try_number == 1 for _, try_number, _, _ in builds), builds
+    longest = max(seconds for *_, seconds in builds)
+    print(f"longest marts build {longest:.0f} s; heartbeat timeout {HEARTBEAT_TIMEOUT} s")
+    assert longest > HEARTBEAT_TIMEOUT, "no build outlasted the heartbeat timeout: the check proves nothing"
+
+
+def _large_settlements(landing: Path, day: date, name: str) -> Path:
+    """LARGE_ROWS settlements (GBK), each a copy of a good sample row under its own settlement id."""
+    source = next(iter(sorted((landing / "medical_settlements" / DAYS[-1].isoformat()).iterdir())))
+    header, row = source.read_text(encoding="gbk").splitlines()[:2]
+    first, rest = row.split(",", 1)
+    target = landing / "medical_settlements" / day.isoformat() / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="gbk", newline="") as out:
+        out.write(header + "\n")
+        out.writelines(f"{first}K{i:07d},{rest}\n" for i in range(LARGE_ROWS))
+    return target
+
+
+def test_kill_9_of_the_worker_in_a_large_load_then_the_retry_completes_on_the_other_worker(service):
+    stack, warehouse = service["stack"], service["warehouse"]
+    day = _daily(service)[2].astimezone(_shanghai()).date()
+    path = _large_settlements(service["landing"], day, "large_push.csv")
+    push_module.publish([push_module.Push("medical_settlements", day, path.name)])
+
+    def copying():
+        with connect(warehouse.with_dbname("postgres"), autocommit=True) as conn:
+            busy = conn.execute(
+                "select 1 from pg_stat_activity where datname = %s and query ilike 'copy raw.medical_settlements%%'",
+                (warehouse.dbname,),
+            ).fetchone()
+        running = _metadata(
+            stack,
+            """select hostname from task_instance where dag_id = 'household_monitoring_push'
+               and task_id = 'load_pushes' and state = 'running' and hostname <> ''""",
+        )
+        return running[0][0] if busy and running else None
+
+    host = _wait(copying, 300, "the large load to be copying", stack, poll=0.5)
+    victim = host.split("@")[0]
+    assert stack.kill(victim)
+    with connect(warehouse) as conn:  # the killed attempt's transaction is rolled back: nothing of it stays
+        assert (
+            conn.execute(
+                "select count(*) from audit.load_batches where file_name = %s and status = 'published'", (path.name,)
+            ).fetchone()[0]
+            == 0
+        )
+
+    def retried():
+        rows = _metadata(
+            stack,
+            """select try_number, state, hostname from task_instance where dag_id = 'household_monitoring_push'
+               and task_id = 'load_pushes' and try_number > 1 and state in ('success', 'failed')""",
+        )
+        return rows or None
+
+    try_number, state, hostname = _wait(retried, 400, "the retry of the killed load", stack)[0]
+    assert (try_number, state) == (2, "success")
+    assert hostname.split("@")[0] != victim
+    with connect(warehouse) as conn:
+        batches = conn.execute(
+            """select batch_id, status, rows_read, rows_loaded, rows_quarantined from audit.load_batches
+               where file_name = %s and status <> 'superseded'""",
+            (path.name,),
+        ).fetchall()
+        assert len(batches) == 1 and batches[0][1] == "published", batches
+        batch_id, _, read, loaded, quarantined = batches[0]
+        assert read == LARGE_ROWS == loaded + quarantined
+        in_raw = conn.execute("select count(*) from raw.medical_settlements where _batch_id = %s", (batch_id,))
+        assert in_raw.fetchone()[0] == loaded

@@ -414,13 +414,26 @@ class Stack:
             "health": self.health(state),
         }
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to the process group of one of the stack's processes (fault tests: kill -9 a worker)."""
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> list[int]:
+        """Send ``sig`` to one of the stack's processes and every descendant (fault tests: kill -9 a worker).
+
+        Descendants are found before signalling (a task process may have left the worker's process
+        group). Returns the process ids signalled.
+        """
+        import psutil
+
         state = self.state()
         if state is None or name not in state.processes:
             raise StackError(f"no process {name!r} in the stack of {self.home}")
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(state.processes[name], sig)
+        try:
+            root = psutil.Process(state.processes[name])
+            victims = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+        for process in victims:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(sig)
+        return [process.pid for process in victims]
 
     def stop(self, timeout: float = 30.0) -> list[str]:
         """Stop the stack's processes (SIGTERM, then SIGKILL after ``timeout`` s); return the names stopped."""
