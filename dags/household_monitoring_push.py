@@ -82,7 +82,8 @@ def household_monitoring_push():
         pushes = []
         for event in events:
             try:
-                pushes.append(Push.from_payload(dict(event.extra or {})))
+                extra = dict(event.extra or {})  # a trigger's event: {"from_trigger": true, "payload": {...}}
+                pushes.append(Push.from_payload(extra.get("payload", extra)))
             except ValueError as bad:
                 print(f"ignored: {bad}")
         if not pushes:
