@@ -372,6 +372,29 @@ def test_a_burst_of_five_pushes_loads_each_file_once_and_rebuilds_the_marts(serv
         assert conn.execute("select max(as_of_date) from marts.fct_risk_warnings").fetchone()[0] == day
 
 
+def test_an_open_analyst_transaction_stops_the_build_naming_the_session_then_the_retry_succeeds(service, monkeypatch):
+    from household_monitoring.pipeline import MartsLocked, build_marts
+
+    warehouse = service["warehouse"]
+    day = _daily(service)[2].astimezone(_shanghai()).date()
+    monkeypatch.setenv("HM_MARTS_LOCK_TIMEOUT", "3")
+    analyst = psycopg.connect(warehouse.url, application_name="analyst-notebook")
+    analyst.execute("select count(*) from marts.mart_household_risk")  # begin; select ...; (left open)
+    try:
+        with pytest.raises(MartsLocked) as stopped:
+            build_marts(day, warehouse)
+        message = str(stopped.value)
+        assert f"pid {analyst.info.backend_pid} (user {warehouse.user}, application analyst-notebook" in message
+        assert "idle in transaction" in message and "marts.mart_household_risk" in message
+        assert "waited 3 s (HM_MARTS_LOCK_TIMEOUT)" in message
+    finally:
+        analyst.rollback()
+        analyst.close()
+    build_marts(day, warehouse)  # the retry, once the analyst's transaction ended
+    with connect(warehouse) as conn:
+        assert conn.execute("select max(as_of_date) from marts.mart_household_risk").fetchone()[0] == day
+
+
 def test_long_marts_builds_are_not_killed_by_the_liveness_checks(service):
     builds = _metadata(
         service["stack"],
