@@ -75,7 +75,7 @@ def _marts(db) -> dict[str, list[str]]:
 
 def test_postgres_restart_during_the_dbt_build_then_the_retry_completes(private_cluster, tmp_path):
     landing = tmp_path / "landing"
-    generate_county(landing, households=200, start=DAY, end=DAY)
+    generate_county(landing, households=200, start=DAY, end=date(2024, 7, 17))  # only DAY is loaded
     db = create_database(private_cluster, f"hm_restart_{secrets.token_hex(3)}")
     with connect(db) as conn:
         migrate(conn)
@@ -84,6 +84,11 @@ def test_postgres_restart_during_the_dbt_build_then_the_retry_completes(private_
             ingest_source(source, DAY, db, landing)
     clean = private_cluster.with_dbname(db.dbname + "_clean")
     with psycopg.connect(private_cluster.with_dbname("postgres").url, autocommit=True) as conn:
+        # Great Expectations' connection pool keeps sessions open; a template must have none.
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+            (db.dbname,),
+        )
         conn.execute(f'create database "{clean.dbname}" template "{db.dbname}"')
     build_marts(DAY, clean)
     expected = _marts(clean)
