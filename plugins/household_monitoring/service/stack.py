@@ -123,6 +123,31 @@ def load_secrets(home: Path) -> dict[str, str]:
     return values
 
 
+def choose_executor(workers: int, executor: str, broker: str, say=print) -> str:
+    """``CeleryExecutor`` or ``LocalExecutor`` for ``hm stack start``.
+
+    ``executor``: ``auto`` (Celery when ``workers`` > 0 and ``broker`` answers; otherwise Local,
+    and ``say`` tells why), ``celery`` or ``local``. Raises ``StackError`` when Celery is asked
+    for and the broker does not answer or there is no worker.
+    """
+    chosen = executor.lower()
+    if chosen not in ("auto", "celery", "local"):
+        raise StackError(f"unknown executor {executor!r} (auto, celery, local)")
+    if chosen == "auto":
+        if workers <= 0:
+            chosen = "local"
+        elif broker_reachable(broker):
+            chosen = "celery"
+        else:
+            say(f"no Celery broker reachable at {broker} (HM_CELERY_BROKER_URL): running the LocalExecutor")
+            chosen = "local"
+    if chosen == "celery" and not broker_reachable(broker):
+        raise StackError(f"the Celery broker {broker} (HM_CELERY_BROKER_URL) does not answer")
+    if chosen == "celery" and workers <= 0:
+        raise StackError("the CeleryExecutor needs at least one worker (--workers N)")
+    return "CeleryExecutor" if chosen == "celery" else "LocalExecutor"
+
+
 @dataclass
 class StackState:
     """What ``start`` wrote to ``<home>/stack.json``: settings and the process ids."""
@@ -289,19 +314,7 @@ class Stack:
                 metadata = warehouse.with_dbname(f"{warehouse.dbname}_airflow")
         metadata = create_database(metadata, metadata.dbname)
         broker = os.environ.get("HM_CELERY_BROKER_URL") or DEFAULT_BROKER_URL
-        chosen = executor.lower()
-        if chosen == "auto":
-            if workers <= 0:
-                chosen = "local"
-            elif broker_reachable(broker):
-                chosen = "celery"
-            else:
-                say(f"no Celery broker reachable at {broker} (HM_CELERY_BROKER_URL): running the LocalExecutor")
-                chosen = "local"
-        if chosen == "celery" and not broker_reachable(broker):
-            raise StackError(f"the Celery broker {broker} (HM_CELERY_BROKER_URL) does not answer")
-        if chosen == "celery" and workers <= 0:
-            raise StackError("the CeleryExecutor needs at least one worker (--workers N)")
+        chosen = choose_executor(workers, executor, broker, say)
         wanted = port or int(os.environ.get("HM_AIRFLOW_PORT") or DEFAULT_PORT)
         if port_open("127.0.0.1", wanted):
             if port:
@@ -311,11 +324,11 @@ class Stack:
             wanted = free
         secrets_ = load_secrets(self.home)
         state = StackState(
-            executor="CeleryExecutor" if chosen == "celery" else "LocalExecutor",
+            executor=chosen,
             port=wanted,
-            workers=workers if chosen == "celery" else 0,
+            workers=workers if chosen == "CeleryExecutor" else 0,
             metadata_url=metadata.url,
-            broker_url=broker if chosen == "celery" else None,
+            broker_url=broker if chosen == "CeleryExecutor" else None,
             queue=f"hm-{secrets_['stack_id']}",
             paused_at_creation=paused,
         )
