@@ -12,7 +12,8 @@ the same dates and landing zone: raw, quarantine, the ledger and every mart must
 batch ids and timestamps aside.
 
 Needs Redis (127.0.0.1:6379) and NATS JetStream (127.0.0.1:4222): without them the module is
-skipped with the reason, except in CI (``CI`` set), where their absence fails it.
+skipped with the reason, except in CI (``CI`` or ``HM_REQUIRE_SERVICES=1``, set by ``.ci/run``),
+where their absence fails it.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def _require(host: str, port: int, what: str) -> None:
     if port_open(host, port):
         return
     reason = f"{what} is not reachable at {host}:{port}"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set and {reason}")
+    if os.environ.get("CI") or os.environ.get("HM_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"CI / HM_REQUIRE_SERVICES=1 and {reason}")
     pytest.skip(reason)
 
 
