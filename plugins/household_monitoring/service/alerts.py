@@ -88,17 +88,29 @@ def _logical_date(context) -> str:
     return pendulum.instance(value).in_timezone("Asia/Shanghai").date().isoformat() if value is not None else ""
 
 
-def held_back_batches(db, run_id: str, source: str) -> list[tuple[str, str]]:
-    """``(file_name, message)`` of the batches of ``source`` loaded by DAG run ``run_id`` that were not published."""
+def held_back_batches(db, run_id: str, source: str, logical_date: str = "") -> list[tuple[str, str]]:
+    """``(file_name, message)`` of the batches of ``source`` loaded by DAG run ``run_id`` that were not published.
+
+    When the ledger names no such batch of that run (e.g. the run id is not in the callback's
+    context), the current held-back batches of ``source`` for ``logical_date`` are given.
+    """
     from household_monitoring.database import connect
 
     with connect(db) as conn:
-        return conn.execute(
+        rows = conn.execute(
             """select file_name, coalesce(message, status) from audit.load_batches
                where dag_run_id = %s and source = %s and status in ('rejected', 'failed_validation')
                order by batch_id""",
             (run_id, source),
         ).fetchall()
+        if not rows and logical_date:
+            rows = conn.execute(
+                """select file_name, coalesce(message, status) from audit.load_batches
+                   where source = %s and logical_date = %s and status in ('rejected', 'failed_validation')
+                   order by batch_id""",
+                (source, logical_date),
+            ).fetchall()
+    return rows
 
 
 def on_task_failure(context, db=None) -> list[Alert]:
@@ -111,7 +123,7 @@ def on_task_failure(context, db=None) -> list[Alert]:
     ti = context.get("ti") or context.get("task_instance")
     dag_run = context.get("dag_run")
     dag_id = getattr(ti, "dag_id", "") or getattr(dag_run, "dag_id", "")
-    run_id = context.get("run_id") or getattr(dag_run, "run_id", "")
+    run_id = context.get("run_id") or getattr(dag_run, "run_id", "") or getattr(ti, "run_id", "")
     task_id = getattr(ti, "task_id", "")
     day = _logical_date(context)
     error = context.get("exception")
@@ -122,7 +134,7 @@ def on_task_failure(context, db=None) -> list[Alert]:
         try:
             from household_monitoring.config import warehouse
 
-            held = held_back_batches(db or warehouse(), run_id, source)
+            held = held_back_batches(db or warehouse(), run_id, source, day)
         except Exception as exc:  # the ledger may be what failed
             log.warning("ledger not readable for the alert: %s", exc)
             held = []
