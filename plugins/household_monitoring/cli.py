@@ -430,6 +430,12 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_i18n(args: argparse.Namespace) -> int:
+    from household_monitoring import i18n
+
+    return i18n.main(args.action)
+
+
 def main(argv: list[str] | None = None) -> int:
     from household_monitoring.sample_data.generator import DEFAULT_END, DEFAULT_START
 
@@ -486,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("date", type=date.fromisoformat)
     p.add_argument("file", help="file name in <landing>/<source>/<date>/")
     p.set_defaults(func=cmd_push)
+    p = sub.add_parser("i18n", help="the translations: update the catalogs from the sources, check them")
+    p.add_argument("action", nargs="+", metavar="update | check | init LANGUAGE")
+    p.set_defaults(func=cmd_i18n)
     args = parser.parse_args(argv)
     return args.func(args)
 
