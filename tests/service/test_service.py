@@ -118,6 +118,24 @@ def _snapshot(db) -> dict[str, list[str]]:
     return snapshot
 
 
+def _delete_stream(name: str) -> None:
+    """Remove the module's JetStream stream from the shared NATS server."""
+    import asyncio
+
+    import nats
+
+    async def delete() -> None:
+        client = await nats.connect(push_module.nats_settings()[0], connect_timeout=5)
+        try:
+            await client.jetstream().delete_stream(name)
+        except nats.js.errors.NotFoundError:
+            pass
+        finally:
+            await client.close()
+
+    asyncio.run(delete())
+
+
 def _daily_runs_done(stack: Stack):
     """The daily DAG's runs (run_id, run_type, logical_date, state) once the 3 backfill runs and the daily run ended."""
     rows = _metadata(
@@ -239,6 +257,7 @@ def service(server, var_dir, tmp_path_factory):
         }
     finally:
         stack.stop()
+        _delete_stream(os.environ["HM_NATS_STREAM"])
         smtp.stop()
         webhook.shutdown()
         os.environ.clear()
