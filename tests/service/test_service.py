@@ -11,9 +11,10 @@ The reference is the ``airflow dags test`` path (``hm run``'s) on another databa
 the same dates and landing zone: raw, quarantine, the ledger and every mart must be equal,
 batch ids and timestamps aside.
 
-Needs Redis (127.0.0.1:6379) and NATS JetStream (127.0.0.1:4222): without them the module is
-skipped with the reason, except in CI (``CI`` or ``HM_REQUIRE_SERVICES=1``, set by ``.ci/run``),
-where their absence fails it.
+Opt-in (``HM_SERVICE_STACK_TESTS=1``): the module took 41 minutes on this 2-core machine under
+load, beyond CI's budget, so CI does not run it yet. Needs Redis (127.0.0.1:6379) and NATS
+JetStream (127.0.0.1:4222): without them it is skipped with the reason, or fails where ``CI`` or
+``HM_REQUIRE_SERVICES=1`` is set.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ from household_monitoring.service import push as push_module
 from household_monitoring.service.stack import Stack, backfill_dates, free_port, port_open
 
 pytestmark = pytest.mark.e2e
+if os.environ.get("HM_SERVICE_STACK_TESTS") != "1":
+    # Opt-in: a whole Airflow stack (or a private cluster restarted under dbt) takes 7-40 minutes on this
+    # 2-core machine, beyond CI's budget. Run: HM_SERVICE_STACK_TESTS=1 python3 dev.py test tests/service
+    pytest.skip("service stack tests are opt-in: set HM_SERVICE_STACK_TESTS=1", allow_module_level=True)
 DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
 HELD_BACK = ("medical_settlements", DAYS[1], "late_export.csv")  # an empty file: rejected, alerted
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by", "file_path")
