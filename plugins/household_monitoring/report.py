@@ -18,9 +18,10 @@ shows on a viewer with no Chinese font; a character the font lacks raises ``font
 and no page is written (matplotlib's "Glyph missing" warning is an error here, never silenced).
 
 Sections (issue 6): open warnings by risk factor and level; open warnings by township
-and level; open warnings per day over the ``TREND_DAYS`` days up to the date, starting on
-the first day the pipeline had data (the ledger's first published batch: days before it
-are not drawn as zeros, the section says from when data exists); overdue home visits
+and level; open warnings per day over the last ``trend_days`` (seed ``reporting_settings``,
+30) up to the date, starting on the first day the pipeline had data (the ledger's first
+published batch: days before it are not drawn as zeros, the section says from when data
+exists; view ``reporting.open_warnings_by_day``); overdue home visits
 (awaiting a visit longer than the ``service_targets`` seed allows) by village, and the list
 of them. Links: dbt docs (``generate_dbt_docs``, a self-contained page in
 ``<reports>/dbt-docs/index.html``) and the Great Expectations Data Docs (``quality``).
@@ -50,8 +51,6 @@ from household_monitoring.i18n import N_, Translator, translator
 
 log = logging.getLogger(__name__)
 
-#: Days shown in the trend chart (the date and the days before it).
-TREND_DAYS = 30
 LEVEL_COLOURS = {"red": "#c0392b", "yellow": "#e6b800"}
 LEVELS = ("red", "yellow")
 
@@ -68,7 +67,8 @@ class Figures:
     by_factor: list[tuple[str, str, str, int]] = field(default_factory=list)  # factor code, factor, level, open
     by_township: list[tuple[str, str, str, int]] = field(default_factory=list)  # code, name, level, open
     trend: list[tuple[date, int]] = field(default_factory=list)  # day, open warnings that day
-    first_data_day: date | None = None  # first logical date with a published batch (None: no data yet)
+    first_data_day: date | None = None  # first day of the trend (None: no data yet)
+    trend_days: int = 30  # the trend's window (seed reporting_settings), the as-of date included
     overdue_by_village: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     # township name, village code, village name, overdue visits, longest wait (days)
     overdue: list[tuple] = field(default_factory=list)
@@ -78,17 +78,18 @@ class Figures:
 
     @property
     def trend_cut(self) -> bool:
-        """True when the trend starts later than ``TREND_DAYS`` ago because there was no data before."""
+        """True when the trend starts later than ``trend_days`` ago because there was no data before."""
         return self.first_data_day is not None and self.first_data_day > self.as_of_date - timedelta(
-            days=TREND_DAYS - 1
+            days=self.trend_days - 1
         )
 
 
 def collect_figures(conn, logical_date: date) -> Figures:
     """Query the report's figures for ``logical_date`` from the marts and reporting views.
 
-    The trend covers the ``TREND_DAYS`` days up to ``logical_date``, from the first logical date of a
-    published batch in ``audit.load_batches`` on (none before it: no zeros for days without data).
+    The trend is ``reporting.open_warnings_by_day`` (the ``trend_days`` of seed ``reporting_settings`` up
+    to the date, from the ledger's first published batch on: no zeros for days without data), the view
+    the dashboard's line chart reads too.
     Raises ``ReportError`` when the marts were built as of another date.
     """
     built = conn.execute("select max(as_of_date) from marts.fct_risk_warnings").fetchone()[0]
@@ -110,22 +111,12 @@ def collect_figures(conn, logical_date: date) -> Figures:
            order by 1, 3"""
     ).fetchall()
     figures.total_open = conn.execute("select count(*) from marts.fct_risk_warnings where is_open").fetchone()[0]
-    figures.first_data_day = conn.execute(
-        """select min(logical_date) from audit.load_batches
-           where status in ('published', 'superseded') and logical_date <= %s""",
-        (logical_date,),
-    ).fetchone()[0]
-    if figures.first_data_day is not None:
-        first_day = max(logical_date - timedelta(days=TREND_DAYS - 1), figures.first_data_day)
-        figures.trend = conn.execute(
-            """select day::date, count(warnings.warning_id)::int
-               from generate_series(%s::date, %s::date, interval '1 day') as day
-               left join marts.fct_risk_warnings as warnings
-                 on warnings.raised_on <= day
-                and (warnings.lifted_on is null or warnings.lifted_on > day)
-               group by day order by day""",
-            (first_day, logical_date),
-        ).fetchall()
+    figures.trend_days = conn.execute("select trend_days from reference.reporting_settings").fetchone()[0]
+    figures.trend = conn.execute(
+        """select trend_day, sum(open_warnings)::int from reporting.open_warnings_by_day
+           group by trend_day order by trend_day"""
+    ).fetchall()
+    figures.first_data_day = figures.trend[0][0] if figures.trend else None
     figures.overdue_by_village = conn.execute(
         """select coalesce(township_name, township_code), village_code, coalesce(village_name, village_code),
                   count(*)::int, max(days_awaiting_home_visit)::int

@@ -79,7 +79,8 @@ def test_report_in_english_by_configuration(pages, monkeypatch):
 def test_trend_of_thirty_days_has_no_note(monkeypatch):
     monkeypatch.setattr(fonts, "embedded_font_css", lambda text, where: "")  # the font is not the point here
     figures = _figures(first_data_day=DAY - timedelta(days=40))
-    figures.trend = figures.trend[-report.TREND_DAYS :]
+    figures.trend = figures.trend[-figures.trend_days :]  # what reporting.open_warnings_by_day gives
+    figures.first_data_day = figures.trend[0][0]
     assert not figures.trend_cut
     page = report.render_html(figures, {}, LINKS, translator("zh_CN"))
     assert 'id="note-trend"' not in page

@@ -21,6 +21,7 @@ banded as (
     select
         income.*,
         bands.band,
+        {{ localized_name('bands') }} as band_name,
         bands.band_rank,
         cast(income.monitoring_line * bands.line_multiple as numeric(14, 2)) as band_threshold,
         row_number() over (partition by income.household_id order by bands.band_rank) as band_order
@@ -42,6 +43,7 @@ final as (
         banded.monitoring_line,
         banded.gap_to_monitoring_line,
         banded.band,
+        banded.band_name,
         banded.band_threshold
     from banded
     left join divisions as townships on banded.township_code = townships.division_code
