@@ -40,7 +40,7 @@ repository root) and runs ``hm i18n update``; a new language runs ``hm i18n init
 
 Names of data values are data, not program text: risk factors (national code list), warning levels
 and income bands come from dbt seeds with one ``name_<language>`` column per language
-(``dbt_project/seeds/risk_factors.csv``, ``warning_levels.csv``, ``income_bands.csv``), so that the
+(``dbt_project/seeds/risk_factors.csv``, ``warning_levels.csv``, ``income_band_names.csv``), so that the
 reporting views (dbt macro ``localized_name``, same ``HM_LANGUAGE``), the report and the dashboard show the
 same names; ``seed_name()`` and ``Translator.risk_factor``/``level`` read them.
 """
@@ -64,7 +64,7 @@ SOURCE_LANGUAGE = "en"
 DEFAULT_LANGUAGE = "zh_CN"
 #: The folder of the catalogs.
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-#: The dbt seeds, some with one name column per language (risk_factors, warning_levels, income_bands).
+#: The dbt seeds, some with one name column per language (risk_factors, warning_levels, income_band_names).
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
 #: Comment tag for notes to translators: ``# TRANSLATORS: ...`` on the line before the string.
 COMMENT_TAG = "TRANSLATORS:"
@@ -212,7 +212,7 @@ def seed_name(seed: str, key: str, language: str | None = None) -> str:
     """The name of ``key`` in ``language`` from a dbt seed with one ``name_<language>`` column per language.
 
     Seeds: ``risk_factors`` (national code list: 01 因病 ... 09 因学, and the guarantees),
-    ``warning_levels`` (红色 / 黄色), ``income_bands``. The marts and reporting views read the same seeds,
+    ``warning_levels`` (红色 / 黄色), ``income_band_names``. The marts and reporting views read the same seeds,
     so the report, the dashboard and SQL show the same names. Raises ``I18nError`` for an unknown key or a
     language the seed has no column for.
     """

@@ -17,11 +17,14 @@ divisions as (
     select * from {{ ref('admin_divisions') }}
 ),
 
+band_names as (
+    select * from {{ ref('income_band_names') }}
+),
+
 banded as (
     select
         income.*,
         bands.band,
-        {{ localized_name('bands') }} as band_name,
         bands.band_rank,
         cast(income.monitoring_line * bands.line_multiple as numeric(14, 2)) as band_threshold,
         row_number() over (partition by income.household_id order by bands.band_rank) as band_order
@@ -43,11 +46,12 @@ final as (
         banded.monitoring_line,
         banded.gap_to_monitoring_line,
         banded.band,
-        banded.band_name,
+        {{ localized_name('band_names') }} as band_name,
         banded.band_threshold
     from banded
     left join divisions as townships on banded.township_code = townships.division_code
     left join divisions as villages on banded.village_code = villages.division_code
+    left join band_names on banded.band = band_names.band
     where banded.band_order = 1
 )
 
