@@ -361,8 +361,8 @@ def render_html(
                 (w, {"warning": w}),
                 (h, {}),
                 (v, {}),
-                (t.risk_factor(f), {"factor": f}),
-                (t.level(lv), {"level": lv}),
+                (t.risk_factor(f), {}),
+                (t.level(lv), {}),
                 (r.isoformat(), {}),
                 (str(d), {"days": str(d)}),
             ]
