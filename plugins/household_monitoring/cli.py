@@ -2,6 +2,7 @@
 
     hm run                  sample county -> Airflow DAG runs for each date -> marts, Data Docs, ledger
     hm generate             write the sample extracts into the landing zone
+    hm load-history --from D --to D   load and gate every date's files, then build the marts once
     hm db start|stop|url    the private PostgreSQL (used when no server is configured)
     hm summary [--as-of D]  warnings, reconciliation and where everything is
     hm dbt-sources [--check]  regenerate (or check) the dbt sources from the contracts
@@ -124,14 +125,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _Database() as db:
         timings["database"] = time.perf_counter() - started
 
-        _say(f"[2/4] Sample extracts: {args.households} households, {args.start} .. {args.end}")
+        first = args.start - timedelta(days=args.history_days)
+        _say(f"[2/4] Sample extracts: {args.households} households, {first} .. {args.end}")
         started = time.perf_counter()
         county = generate_county(
-            config.landing_dir(), households=args.households, start=args.start, end=args.end, seed=args.seed
+            config.landing_dir(),
+            households=args.households,
+            start=args.start,
+            end=args.end,
+            seed=args.seed,
+            history_start=first,
         )
         n_files = sum(len(v) for v in county.files.values())
         timings["generate"] = time.perf_counter() - started
         _say(f"      {n_files} files in {config.landing_dir()} ({timings['generate']:.1f} s)")
+        _say(f"      scenarios: {county.scenario_dates.describe()}")
+        if args.history_days:
+            from household_monitoring.history import load_history
+
+            started = time.perf_counter()
+            loaded = load_history(db, first, args.start - timedelta(days=1), build=False)
+            timings["history"] = time.perf_counter() - started
+            _say(
+                f"      history {first} .. {args.start - timedelta(days=1)}: {loaded.batches} batches, "
+                f"{loaded.rows_read} rows, loaded and gated without DAG runs ({timings['history']:.0f} s)"
+            )
 
         _say(f"[3/4] Airflow: {len(dates)} DAG run(s) of {DAG_ID} (log: {log_path})")
         env = airflow_environment(db)
@@ -208,11 +226,58 @@ def _print_summary(db: config.Database, as_of: date) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from household_monitoring.sample_data.generator import generate_county
 
-    county = generate_county(args.landing, households=args.households, start=args.start, end=args.end, seed=args.seed)
+    started = time.perf_counter()
+    county = generate_county(
+        args.landing,
+        households=args.households,
+        start=args.start,
+        end=args.end,
+        seed=args.seed,
+        history_start=args.start - timedelta(days=args.history_days),
+    )
     for source, files in county.files.items():
-        for path in files:
-            _say(f"{source}: {path}")
+        size = sum(p.stat().st_size for p in files)
+        _say(f"{source}: {len(files)} file(s), {size / 1e6:.1f} MB, {files[0].parent.name} .. {files[-1].parent.name}")
+    _say(
+        f"{county.households} households, {county.population.persons} persons in {args.landing} "
+        f"({time.perf_counter() - started:.1f} s); scenarios: {county.scenario_dates.describe()}"
+    )
     return 0
+
+
+def cmd_load_history(args: argparse.Namespace) -> int:
+    from household_monitoring.dbt import DbtFailed
+    from household_monitoring.history import landed_dates, load_history
+
+    landing = args.landing
+    dates = landed_dates(landing)
+    start = args.start or (dates[0] if dates else None)
+    end = args.to or (dates[-1] if dates else None)
+    if start is None or end is None:
+        _say(f"load-history: no dated folder under {landing}")
+        return 2
+    db = _warehouse_or_private()
+
+    def progress(day: date, seconds: float) -> None:
+        if args.verbose:
+            _say(f"  {day} {seconds:.1f} s")
+
+    try:
+        loaded = load_history(db, start, end, landing=landing, build=not args.no_build, progress=progress)
+    except DbtFailed as exc:
+        _say(f"load-history: dbt failed: {exc}")
+        return 1
+    except ValueError as exc:
+        _say(f"load-history: {exc}")
+        return 2
+    _say(
+        f"{start} .. {end}: {loaded.batches} batches, rows read {loaded.rows_read}, loaded {loaded.rows_loaded}, "
+        f"quarantined {loaded.rows_quarantined}; "
+        + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in loaded.seconds.items())
+    )
+    for held in loaded.held_back:
+        _say(f"  held back: {held}")
+    return 1 if loaded.held_back else 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -375,6 +440,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START, help="first logical date")
         p.add_argument("--end", type=date.fromisoformat, default=DEFAULT_END, help="last logical date")
         p.add_argument("--seed", type=int, default=653129, help="random seed of the sample county")
+        p.add_argument(
+            "--history-days",
+            type=int,
+            default=0,
+            help="daily extracts for this many days before --start (run: loaded without DAG runs)",
+        )
 
     p = sub.add_parser("run", help="generate the sample county and run the DAG for each date")
     sample_options(p)
@@ -383,6 +454,17 @@ def main(argv: list[str] | None = None) -> int:
     sample_options(p)
     p.add_argument("--landing", type=Path, default=config.landing_dir())
     p.set_defaults(func=cmd_generate)
+    p = sub.add_parser(
+        "load-history",
+        help="load and gate every date's files without DAG runs, then build the marts once",
+        description="e.g. hm load-history --from 2023-07-15 --to 2024-07-14 (default: every dated folder)",
+    )
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first date (default: the earliest landed)")
+    p.add_argument("--to", type=date.fromisoformat, help="last date (default: the latest landed)")
+    p.add_argument("--landing", type=Path, default=config.landing_dir())
+    p.add_argument("--no-build", action="store_true", help="load and gate only; the next DAG run builds the marts")
+    p.add_argument("--verbose", action="store_true", help="print each date's time")
+    p.set_defaults(func=cmd_load_history)
     p = sub.add_parser("db", help="the private PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url"])
     p.set_defaults(func=cmd_db)
