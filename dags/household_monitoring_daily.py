@@ -32,7 +32,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, TaskGroup, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, TaskGroup, dag, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from household_monitoring.config import WAREHOUSE_CONN_ID
@@ -49,9 +49,32 @@ def _extract_date(context):
     """The date of the extracts a run processes: its logical date, in the DAG's timezone.
 
     A scheduled run for the interval [D, D+1) and a manual run (``airflow dags test``)
-    for logical date D both have logical date D; their data intervals differ.
+    for logical date D both have logical date D; their data intervals differ. A manual
+    run without a logical date (Airflow 3: the UI's trigger button, ``airflow dags
+    trigger`` without ``-l``) takes the date from its configuration (the ``date``
+    parameter, ``{"date": "YYYY-MM-DD"}``). Raises ``AirflowFailException`` (no retry:
+    waiting does not give a run a date) when neither is given, the date is not
+    ``YYYY-MM-DD``, or both are given and differ.
     """
-    return context["logical_date"].in_timezone(TIMEZONE).date()
+    logical_date = context.get("logical_date")
+    given = (context.get("params") or {}).get("date") or ((context["dag_run"].conf or {}).get("date"))
+    how = (
+        "trigger it with a logical date (airflow dags trigger household_monitoring_daily -l 2024-07-18)"
+        ' or with the date in its configuration (-c \'{"date": "2024-07-18"}\', or the date field of the trigger form)'
+    )
+    if given is not None:
+        try:
+            given = pendulum.Date.fromisoformat(str(given))
+        except ValueError:
+            raise AirflowFailException(f"the run's date {given!r} is not a date YYYY-MM-DD: {how}") from None
+    if logical_date is None:
+        if given is None:
+            raise AirflowFailException(f"this run has no logical date, so no extract date: {how}")
+        return given
+    day = logical_date.in_timezone(TIMEZONE).date()
+    if given is not None and given != day:
+        raise AirflowFailException(f"the run's date {given} differs from its logical date {day}: give one of them")
+    return day
 
 
 def _warehouse():
@@ -72,6 +95,15 @@ def _warehouse():
     doc_md=__doc__,
     tags=["household_monitoring", "ingest", "quality", "dbt"],
     default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    # A manual run without a logical date gives the extracts' date here (see _extract_date).
+    params={
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Date of the extracts (YYYY-MM-DD), for a manual run without a logical date.",
+        )
+    },
 )
 def household_monitoring_daily():
     @task

@@ -7,7 +7,8 @@
         src.*,
         batches.file_name as _file_name,
         batches.file_hash as _file_hash,
-        batches.loaded_at as _loaded_at
+        batches.loaded_at as _loaded_at,
+        coalesce(batches.delivered_at, batches.started_at) as _delivered_at
     from {{ source(source_name, table_name) }} as src
     inner join {{ source('audit', 'load_batches') }} as batches
         on src._batch_id = batches.batch_id
@@ -28,7 +29,9 @@
 
 {#- The latest version of each record (by key) among the published rows: a record
     sent again (a correction) is taken from the latest logical date, then the latest
-    batch, then the last row; earlier versions stay in raw for the audit trail.
+    delivered file (a same-day correction in a second file wins, whatever its name,
+    and re-running the date keeps that order), then the latest batch, then the last
+    row; earlier versions stay in raw for the audit trail.
     _first_known_on is the logical date the record was first published: the date the
     pipeline learnt of it, which a re-delivery of the same record never moves. -#}
 {% macro latest_published_rows(source_name, table_name, key_columns) -%}
@@ -38,7 +41,11 @@
             published.*,
             row_number() over (
                 partition by {{ key_columns | join(', ') }}
-                order by published._logical_date desc, published._batch_id desc, published._row_number desc
+                order by
+                    published._logical_date desc,
+                    published._delivered_at desc,
+                    published._batch_id desc,
+                    published._row_number desc
             ) as _version_rank,
             min(published._logical_date) over (partition by {{ key_columns | join(', ') }}) as _first_known_on
         from ({{ published_rows(source_name, table_name) }}) as published

@@ -24,7 +24,14 @@ Options for departmental exports (each a rule of the contract, never a guess per
                  character); ``quarantine`` (the default) refuses it.
 ``width``        on a ``text`` column of digits: the code's fixed width. A number cell
                  of an .xlsx file (Excel drops leading zeros) is padded with zeros to
-                 it; in a CSV file a shorter value is refused by the ``pattern``.
+                 it, and the ledger's message says which rows were padded; in a CSV
+                 file a shorter value is refused by the ``pattern`` (``width`` digits
+                 unless the contract gives one).
+
+Every code-like ``text`` column (a name ending in ``_id`` or ``_code``: household
+numbers, village codes, record numbers) declares its format (``pattern``, or
+``width``): a code typed as a number (``123`` for ``000123``, ``1.2E+15``) is then
+quarantined, never loaded (issue 12; checked for every contract by the tests).
 ``date_order``   ``YMD`` (default), ``DMY`` or ``MDY``: the order of the numeric
                  day-month formats the source writes (``15/03/2024``). With ``YMD``
                  such values are refused: day and month are never guessed per row.
@@ -253,7 +260,7 @@ def _column(path: Path, spec: dict) -> Column:
         required=bool(spec.get("required", False)),
         pii=bool(spec.get("pii", False)),
         description=str(spec.get("description", "")).strip(),
-        pattern=spec.get("pattern"),
+        pattern=spec.get("pattern") or (rf"^\d{{{int(spec['width'])}}}$" if spec.get("width") else None),
         values=values,
         not_after_extract_date=bool(spec.get("not_after_extract_date", False)),
         legacy_15=legacy,

@@ -67,6 +67,9 @@ LEDGER_DDL = [
   constraint load_batches_rows_reconcile check (
     status = 'loading' or rows_read = rows_loaded + rows_quarantined)
 )""",
+    # When the department delivered the file (its modification time in the landing zone): a
+    # same-day correction sent as a second file wins by delivery order, not by file name.
+    "alter table audit.load_batches add column if not exists delivered_at timestamptz",
     """create index if not exists load_batches_source_date_idx
   on audit.load_batches (source, logical_date, file_name)""",
     """comment on table audit.load_batches is

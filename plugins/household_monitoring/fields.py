@@ -13,11 +13,14 @@ Rules and their sources:
 - Money: yuan with at most two decimals and at most 12 integer digits (the raw
   type ``numeric(14,2)``); full-width digits, a leading ¥/￥ or a trailing 元 and
   thousands separators in groups of three are accepted (``1,234.50``), anything
-  else ambiguous (``1,,0``, ``12.345``, ``1.234,5``) is refused, and so are
+  else ambiguous (``1,,0``, ``12.345``, ``1.234,5``, a full-width comma
+  ``1，200.00``, which separates list items in Chinese text) is refused, and so are
   negative amounts (no extract carries one).
 - Dates: the contract's ``date_formats`` (strptime syntax, ``%Y %m %d`` only), in
   order, plus the day-month formats of its ``date_order``; a date must exist (no 30
-  February) and fall in 1900..2100. Without a ``date_order``, ``15/03/2024`` is
+  February) and fall in 1900..2100. The ISO shape ``%Y-%m-%d`` takes two-digit month
+  and day only (ISO 8601): ``2022-05-2`` is refused, it may be ``2022-05-2x`` cut
+  short. Without a ``date_order``, ``15/03/2024`` is
   refused as day-month order unknown: one column is read one way, never per row.
 - Resident IDs: GB 11643-1999: 17 digits and a check character (MOD 11-2,
   ``X`` for 10), a real birth date, and an area code that python-stdnum's
@@ -90,16 +93,24 @@ def check_money(name: str, raw: pa.Array) -> ColumnResult:
         return ColumnResult(pc.cast(text, MONEY_TYPE), pa.nulls(len(text), pa.string()))
     # Spellings a finance export produces and that say one amount unambiguously:
     # full-width digits (NFKC), a currency sign or 元, thousands separators in threes.
+    # A full-width comma (U+FF0C) separates list items in Chinese text ('1，200.00' may be
+    # two amounts): ambiguous, never normalised to a thousands separator.
+    listed = pc.fill_null(pc.match_substring(text, "\uff0c"), False)
     cleaned = pc.utf8_trim_whitespace(
         pc.replace_substring_regex(pc.utf8_normalize(text, "NFKC"), r"^[¥￥]\s*|\s*元$", "")
     )
     grouped = pc.fill_null(pc.match_substring_regex(cleaned, r"^\d{1,3}(,\d{3})+(\.\d{1,2})?$"), False)
     cleaned = pc.if_else(grouped, pc.replace_substring(cleaned, ",", ""), cleaned)
-    rescued = pc.fill_null(pc.match_substring_regex(cleaned, _MONEY), False)
+    rescued = pc.and_(pc.fill_null(pc.match_substring_regex(cleaned, _MONEY), False), pc.invert(listed))
     text = pc.if_else(pc.and_(bad, rescued), cleaned, text)
     bad = pc.and_(bad, pc.invert(rescued))
     negative = pc.fill_null(pc.match_substring_regex(cleaned, r"^-\d"), False)
     problems = merge_problems(
+        _problem(
+            listed,
+            f"{name}: a full-width comma (，) in an amount is ambiguous (it separates list items in Chinese text): ",
+            raw,
+        ),
         _problem(pc.and_(bad, negative), f"{name}: negative amount: ", raw),
         _problem(bad, f"{name}: not an amount in yuan: ", raw),
     )
@@ -118,6 +129,8 @@ def _format_regex(fmt: str) -> str:
     parts = {"%Y": r"(?P<y>\d{4})", "%m": r"(?P<m>\d{1,2})", "%d": r"(?P<d>\d{1,2})"}
     if fmt == "%Y%m%d":
         return r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
+    if fmt.startswith("%Y-%m-%d"):  # ISO 8601: two-digit month and day ('2022-05-2' may be a cut '2022-05-2x')
+        parts = {**parts, "%m": r"(?P<m>\d{2})", "%d": r"(?P<d>\d{2})"}
     out, i = "^", 0
     while i < len(fmt):
         token = fmt[i : i + 2]

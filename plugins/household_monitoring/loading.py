@@ -46,7 +46,15 @@ import pyarrow.csv as pacsv
 
 from household_monitoring.contracts import RAW_METADATA_COLUMNS, Contract
 from household_monitoring.fields import MONEY_TYPE, check_column, check_not_after, check_row_rule
-from household_monitoring.readers import BatchRejected, Block, Extract, guess_encoding, open_extract
+from household_monitoring.readers import (
+    BatchRejected,
+    Block,
+    Extract,
+    ReadAgainCarefully,
+    guess_encoding,
+    open_extract,
+    xlsx_records,
+)
 
 log = logging.getLogger(__name__)
 
@@ -398,16 +406,17 @@ def _quarantine_duplicate_keys(
     return len(moved)
 
 
-def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str], str | None]]]:
     """Every record of a rejected CSV file, decoded so that no byte is lost.
 
     Decoded in the encoding the file most likely has (its sample's), with bytes that
     do not decode kept as ``\\xNN`` escapes (for the quarantine only; the loader never
-    loads such text). Returns ``(header, [(row_number, fields)])``. An .xlsx file
-    yields nothing: its rows are not text.
+    loads such text). Returns ``(header, [(row_number, fields, sheet)])``. An .xlsx
+    file's rows are its cells as text (``readers.xlsx_records``), when the workbook opens.
     """
     if path.suffix.lower() == ".xlsx":
-        return [], []
+        header, rows = xlsx_records(path, contract)
+        return header, [(number, cells, sheet if contract.sheets != "first" else None) for number, cells, sheet in rows]
     encoding = guess_encoding(path, contract)
     with open(path, encoding=encoding, errors="backslashreplace", newline="") as fh:
         rows = csv.reader(fh)
@@ -415,7 +424,7 @@ def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tu
         records = []
         for i, row in enumerate(rows, start=2):
             if row and any(cell.strip() for cell in row):
-                records.append((i, row))
+                records.append((i, row, None))
     return header, records
 
 
@@ -455,13 +464,15 @@ def load_file(
     path = Path(path)
     started = time.perf_counter()
     file_hash, size = file_sha256(path) if path.is_file() else ("", 0)
+    delivered_at = delivery_time(path)
     loaded_at = datetime.now(UTC).isoformat()
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             """insert into audit.load_batches
-                 (source, logical_date, file_name, file_path, file_hash, file_bytes, status, dag_run_id, started_at)
-               values (%s, %s, %s, %s, %s, %s, 'loading', %s, %s) returning batch_id""",
-            (contract.source, logical_date, path.name, str(path), file_hash, size, dag_run_id, loaded_at),
+                 (source, logical_date, file_name, file_path, file_hash, file_bytes, status, dag_run_id, started_at,
+                  delivered_at)
+               values (%s, %s, %s, %s, %s, %s, 'loading', %s, %s, %s) returning batch_id""",
+            (contract.source, logical_date, path.name, str(path), file_hash, size, dag_run_id, loaded_at, delivered_at),
         )
         batch_id = cur.fetchone()[0]
         supersede_previous(cur, contract, logical_date, path.name, batch_id)
@@ -475,6 +486,7 @@ def load_file(
         result = BatchResult(batch_id, contract.source, logical_date, path.name, file_hash, "loaded")
         header: list[str] = []
         encoding = None
+        padded: dict[str, list[str]] = {}
         spool = _QuarantineSpool([], batch_id, logical_date)
         try:
             if not path.is_file():
@@ -483,19 +495,28 @@ def load_file(
                 raise BatchRejected(
                     path, f"not a file this source sends (contract pattern {contract.file_pattern})", salvage=False
                 )
-            with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
-                extract = open_extract(path, contract)
-                header, encoding = extract.header, extract.encoding
-                spool.header = header
-                result.extra_columns = extract.extra_columns
+            for careful in (False, True):
                 try:
-                    result.rows_read, result.rows_loaded = _stream_batch(
-                        cur, contract, extract, spool, batch_id, logical_date
-                    )
-                finally:
-                    extract.close()
-                spool.copy_into(cur, contract.quarantine_table)
-                result.rows_quarantined = spool.count
+                    with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
+                        extract = open_extract(path, contract, careful=careful)
+                        header, encoding, padded = extract.header, extract.encoding, extract.padded
+                        spool.header = header
+                        result.extra_columns = extract.extra_columns
+                        try:
+                            result.rows_read, result.rows_loaded = _stream_batch(
+                                cur, contract, extract, spool, batch_id, logical_date
+                            )
+                        finally:
+                            extract.close()
+                        spool.copy_into(cur, contract.quarantine_table)
+                        result.rows_quarantined = spool.count
+                    break
+                except ReadAgainCarefully as why:  # rare: damaged text; the fast read is rolled back
+                    if careful:  # pragma: no cover - the careful reader never asks again
+                        raise
+                    log.info("%s: %s; reading it again record by record", path.name, why)
+                    spool.close()
+                    spool = _QuarantineSpool([], batch_id, logical_date)
             notes = []
             if twin:
                 notes.append(
@@ -503,6 +524,10 @@ def load_file(
                 )
             if result.extra_columns:
                 notes.append(f"extra columns kept in raw._extra: {', '.join(result.extra_columns)}")
+            for column, rows in padded.items():  # flagged: a code Excel stored as a number got its zeros back
+                shown = ", ".join(rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+                width = contract.column(column).width
+                notes.append(f"{column}: number cells padded with leading zeros to {width} digits in rows {shown}")
             if notes:
                 result.message = f"{path.name}: " + "; ".join(notes)
         except Exception as error:  # one file's failure rejects that file only, never its neighbours
@@ -516,8 +541,8 @@ def load_file(
             result.status, result.message = "rejected", str(rejected)
             header, records = _salvage_records(path, contract) if rejected.salvage else ([], [])
             spool = _QuarantineSpool(header, batch_id, logical_date)
-            for row_number, fields in records:
-                spool.add(row_number, fields, [f"batch rejected: {rejected.problem}"])
+            for row_number, fields, sheet in records:
+                spool.add(row_number, fields, [f"batch rejected: {rejected.problem}"], sheet)
             spool.copy_into(cur, contract.quarantine_table)
             result.rows_read = result.rows_quarantined = len(records)
             result.rows_loaded = 0
@@ -560,16 +585,31 @@ def load_file(
     return result
 
 
+def delivery_time(path: Path) -> datetime | None:
+    """When a file was delivered: its modification time in the landing zone (UTC), ``None`` if unreadable.
+
+    Re-running a date does not touch the files, so their order stays what it was.
+    """
+    try:
+        return datetime.fromtimestamp(Path(path).stat().st_mtime, UTC)
+    except OSError:
+        return None
+
+
 def landed_files(landing: Path, contract: Contract, logical_date: date) -> list[Path]:
-    """Every file a source dropped for a logical date: ``<landing>/<source>/<YYYY-MM-DD>/*``.
+    """Every file a source dropped for a logical date: ``<landing>/<source>/<YYYY-MM-DD>/*``, in delivery order.
 
     Every entry counts (hidden ones excepted): a file that does not match the contract's
-    pattern, or a sub-folder, becomes a rejected batch, never a silent omission.
+    pattern, or a sub-folder, becomes a rejected batch, never a silent omission. Files
+    come in the order they were delivered (modification time, then name): a correction
+    sent later the same day (``… (1).csv``, which sorts first by name) loads after the
+    original, and staging takes a record's latest delivery (``latest_published_rows``).
     """
     folder = Path(landing) / contract.source / logical_date.isoformat()
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return sorted(entries, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
 def withdraw_missing(conn: psycopg.Connection, contract: Contract, logical_date: date, present: list[str]) -> list[str]:

@@ -101,10 +101,43 @@ def ingest_source(
     return day
 
 
+def refresh_statistics(logical_date: date, db: Database) -> list[str]:
+    """ANALYZE what the day's loads wrote, before dbt reads it; returns the tables analysed.
+
+    The ledger (``audit.load_batches``, ``audit.dq_results``) and, for every source with a
+    batch of ``logical_date`` in the ledger (loaded, published, held back or superseded by a
+    re-run), its ``raw`` and ``quarantine`` tables. Without fresh statistics PostgreSQL plans
+    a freshly filled table as a handful of rows and nests loops over it (issue 10: one income
+    query > 60 s at 30,000 households, 1.7 s after ANALYZE). ANALYZE reads a fixed-size sample
+    (300 x default_statistics_target rows), so its cost does not grow with the tables.
+    """
+    contracts = load_contracts()
+    with connect(db, autocommit=True) as conn:
+        touched = [
+            source
+            for (source,) in conn.execute(
+                "select distinct source from audit.load_batches where logical_date = %s order by 1", (logical_date,)
+            ).fetchall()
+            if source in contracts
+        ]
+        tables = ["audit.load_batches", "audit.dq_results"]
+        for source in touched:
+            tables += [contracts[source].raw_table, contracts[source].quarantine_table]
+        for table in tables:
+            conn.execute(f"analyze {table}")
+    log.info("statistics refreshed for %s: %s", logical_date, ", ".join(tables))
+    return tables
+
+
 def build_marts(logical_date: date, db: Database) -> None:
-    """``dbt build`` of every model, seed and test, as of ``logical_date``."""
+    """Fresh statistics (``refresh_statistics``), then ``dbt build`` of every model, seed and test,
+    as of ``logical_date``.
+
+    Raises ``dbt.DbtFailed`` naming the failing nodes.
+    """
     from household_monitoring.dbt import run_dbt
 
+    refresh_statistics(logical_date, db)
     run_dbt(["build", "--vars", f"{{as_of_date: '{logical_date.isoformat()}'}}"], db=db, salt=id_salt())
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -56,6 +57,16 @@ class BatchRejected(Exception):
         self.problem = problem
         self.salvage = salvage
         super().__init__(f"{self.file_name}: {problem}")
+
+
+class ReadAgainCarefully(Exception):
+    """The fast reader met text it cannot read exactly; read the file again with ``careful=True``.
+
+    Raised by ``Extract.blocks()`` of a CSV file (before or after blocks were handed
+    out: the caller discards what it got) when bytes do not decode, a record spans
+    lines while having the wrong number of fields, or the file holds more lines than
+    records (a quoted field that swallowed lines). ``str(error)`` says which.
+    """
 
 
 def _normalise_header(text: str) -> str:
@@ -102,6 +113,9 @@ class Extract:
     positions: list[str | None]
     extra_columns: list[str] = field(default_factory=list)
     with_sheet: bool = False  # records carry their worksheet (.xlsx read from named or all sheets)
+    #: column -> rows (``sheet!row``) whose number cell was padded to the contract's width (.xlsx),
+    #: filled while the blocks are read: the loader reports them in the ledger.
+    padded: dict[str, list[str]] = field(default_factory=dict)
     _blocks: Iterator[tuple[Block, list[BadRecord]]] | None = None
     _close: object = None
 
@@ -156,6 +170,23 @@ def locate_decode_error(path: Path, encoding: str) -> str:
                 return ""
 
 
+def mostly_decodes(sample: bytes, encoding: str) -> bool:
+    """Whether fewer than half of the sample's lines with non-ASCII bytes fail to decode in ``encoding``.
+
+    Text in another encoding fails on nearly every such line (GBK read as UTF-8);
+    a file with a damaged byte pair fails on that line only. A line break (0x0A) is
+    never part of a multi-byte character in UTF-8 or GB18030, so lines split cleanly.
+    """
+    lines = [line for line in sample.split(b"\n") if not line.isascii()]
+    failed = 0
+    for line in lines:
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError:
+            failed += 1
+    return failed > 0 and failed * 2 < len(lines)
+
+
 def _accepts_utf16(accepted: tuple[str, ...]) -> bool:
     return any(codecs.lookup(e).name.startswith("utf-16") for e in accepted)
 
@@ -191,11 +222,17 @@ def detect_encoding(path: Path, sample: bytes, accepted: tuple[str, ...], head: 
             sample.decode("utf-8")  # UTF-8 validates itself: GBK text almost never decodes as UTF-8
             return "utf-8"
         except UnicodeDecodeError:
-            pass
+            if mostly_decodes(sample, "utf-8"):  # a damaged line in UTF-8 text, not another encoding
+                return "utf-8"
     # UTF-16 is recognised above (BOM, zero bytes) and never guessed from statistics.
     candidates = [n for n in names if n != "utf-8" and not n.startswith("utf-16")]
     best = from_bytes(sample, cp_isolation=candidates).best() if candidates else None
     if best is None:
+        # No encoding decodes every byte: the one that decodes most lines, if it decodes most of
+        # them, is the file's, and its damaged lines are quarantined (``careful`` reading).
+        damaged = next((n for n in candidates if mostly_decodes(sample, n)), None)
+        if damaged:
+            return damaged
         where = locate_decode_error(path, "utf-8") if "utf-8" in names else ""
         where = f" (not UTF-8 at {where})" if where else ""
         raise BatchRejected(path, f"text is in none of the accepted encodings {', '.join(accepted)}{where}")
@@ -232,12 +269,17 @@ def map_header(path: Path, header: list[str], contract: Contract) -> tuple[list[
 
 
 def _read_header(path: Path, encoding: str) -> list[str]:
-    with open(path, encoding=encoding, errors="strict", newline="") as fh:
+    # Undecodable bytes after the header are the records' business (quarantined with their line).
+    errors = "strict" if encoding.startswith("utf-16") else "surrogateescape"
+    with open(path, encoding=encoding, errors=errors, newline="") as fh:
         try:
             header = next(csv.reader(fh), None)
         except UnicodeDecodeError as exc:
             where = locate_decode_error(path, encoding)
             raise BatchRejected(path, f"bytes that are not {encoding} at {where} ({exc.reason})") from None
+    if header and any(_SURROGATE.search(h) for h in header):
+        where = locate_decode_error(path, encoding)
+        raise BatchRejected(path, f"bytes that are not {encoding} in the header, at {where}")
     if not header or not any(h.strip() for h in header):
         raise BatchRejected(path, "the file is empty (no header)")
     return header
@@ -249,19 +291,26 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
     seen_bad: list[int] = []  # row numbers of every bad record reported so far, ascending
     pending: list[BadRecord] = []  # bad records not yet handed out
 
+    spans_lines: list[str] = []  # an invalid record that spans lines: a quote that never closed?
+    exact = not encoding.startswith("utf-16")  # line and byte checks work on ASCII-compatible text
+
     def on_invalid(row) -> str:
         fields = next(csv.reader([row.text]), []) if row.text else []
+        if exact and row.text and ("\n" in row.text or "\r" in row.text):
+            spans_lines.append(f"a record of {row.actual_columns} fields spans lines")
         seen_bad.append(row.number or 0)
         pending.append(
             BadRecord(row.number or 0, fields, f"row has {row.actual_columns} fields, the header has {width}")
         )
         return "skip"
 
-    def rejected(exc: Exception, after_row: int) -> BatchRejected:
+    def rejected(exc: Exception, after_row: int) -> BatchRejected | ReadAgainCarefully:
         reason = getattr(exc, "reason", None) or str(exc)
         where = f" after row {after_row}" if after_row > 1 else ""
         if "straddl" in reason:  # Arrow: one record longer than a read block
             return BatchRejected(path, f"a record{where} is longer than {BLOCK_BYTES >> 20} MiB (a runaway field?)")
+        if exact and (isinstance(exc, UnicodeDecodeError) or "utf8" in reason.lower()):
+            return ReadAgainCarefully(f"bytes that are not {encoding}: {reason}")
         located = locate_decode_error(path, encoding) if isinstance(exc, UnicodeDecodeError) else ""
         if located:
             return BatchRejected(path, f"bytes that are not {encoding} at {located} ({reason})")
@@ -290,12 +339,152 @@ def _csv_blocks(path: Path, encoding: str, width: int) -> tuple[Iterator[tuple[B
             ordinal += batch.num_rows
             if batch.num_rows:
                 last_row = int(rows[-1])
+            if spans_lines:
+                raise ReadAgainCarefully(spans_lines[0])
             bad, pending[:] = pending[:], []
             yield Block(list(batch.columns), rows), bad
+        if spans_lines:
+            raise ReadAgainCarefully(spans_lines[0])
+        if exact:
+            # One record per line after the header, or a quoted field holds line breaks
+            # (legitimately, or swallowing records after a stray quote): then read line by line.
+            lines, records = count_lines(path), ordinal + len(seen_bad)
+            if lines is not None and lines != records + 1:
+                raise ReadAgainCarefully(f"{lines} lines hold {records} records and a header")
         if pending:
             yield Block([pa.array([], pa.string()) for _ in range(width)], np.array([], np.int64)), list(pending)
 
     return blocks(), reader.close
+
+
+def count_lines(path: Path) -> int | None:
+    """Line breaks (0x0A bytes) in a file, read in 1 MiB blocks; ``None`` when it holds no quote (0x22).
+
+    Without a quote no record can span lines, and the count is not needed: the quote
+    test is a ``memchr`` (~10 ms per 100 MB), the count several times slower.
+    """
+    with open(path, "rb") as fh:
+        if not any(b'"' in block for block in iter(lambda: fh.read(1 << 20), b"")):
+            return None
+        fh.seek(0)
+        return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+
+
+def ends_with_line_break(path: Path) -> bool:
+    """Whether a file's last byte is a line break (a cut file ends inside its last record)."""
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        if not fh.tell():
+            return True
+        fh.seek(-1, 2)
+        return fh.read(1) in (b"\n", b"\r")
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]+")  # bytes that did not decode (errors="surrogateescape")
+
+
+def _escaped(text: str) -> str:
+    """Undecoded bytes of ``text`` (surrogate escapes) as ``\\xNN``, as the quarantine keeps them."""
+    return _SURROGATE.sub(lambda m: "".join(f"\\x{ord(c) - 0xDC00:02x}" for c in m.group()), text)
+
+
+def _careful_csv_blocks(
+    path: Path, encoding: str, labels: list[str], size: int = 20000
+) -> tuple[Iterator[tuple[Block, list[BadRecord]]], object]:
+    """Read a CSV file record by record with Python's csv module, confining damage to its line.
+
+    For the files the fast reader cannot read exactly (``ReadAgainCarefully``):
+
+    - bytes that do not decode in ``encoding`` make their record a ``BadRecord``:
+      ``person_name: bytes that are not gb18030 at line 5: bd`` (the field keeps them as
+      ``\\xbd``); the other records load;
+    - a record that spans lines although one of its later lines, read alone, has the
+      header's number of fields (a stray quote swallowed the lines after it) is read
+      line by line: each line is a record, the one with the stray quote a ``BadRecord``;
+      a quoted field with a line break in a well-formed record stays one record;
+    - a last record without a line ending (the file may have been cut) is a ``BadRecord``.
+
+    ``labels``: the contract column (else the header) at each position, for the reasons.
+    Records are numbered as in the fast reader (header = row 1, blank lines not counted).
+    """
+    width = len(labels)
+    complete = ends_with_line_break(path)
+    fh = open(path, encoding=encoding, errors="surrogateescape", newline="")  # noqa: SIM115
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in fh:
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines())
+    next(reader, None)  # the header (read and checked by ``_read_header``)
+    line_no = len(consumed)
+    consumed.clear()
+
+    def alone(line: str) -> list[str]:
+        return next(csv.reader([line]), [])
+
+    def pieces() -> Iterator[tuple[int, list[str], str]]:
+        """``(first line, fields, text)`` of each record; a record swallowing lines is split into its lines."""
+        nonlocal line_no
+        for fields in reader:
+            own, start = consumed[:], line_no + 1
+            consumed.clear()
+            line_no += len(own)
+            if not fields:
+                continue  # a blank line
+            if len(own) > 1 and any(len(alone(line)) == width for line in own[1:]):
+                for i, line in enumerate(own):
+                    if line.strip("\r\n"):
+                        yield start + i, alone(line), line
+            else:
+                yield start, fields, "".join(own)
+
+    def reasons(line: int, fields: list[str], text: str, last: bool) -> list[str]:
+        found = []
+        if _SURROGATE.search(text):
+            offset = 0
+            for position, value in enumerate(fields):
+                for match in _SURROGATE.finditer(value):
+                    where = line + value.count("\n", 0, match.start()) + offset
+                    label = labels[position] if position < width else f"_field_{position + 1}"
+                    shown = " ".join(f"{ord(c) - 0xDC00:02x}" for c in match.group())
+                    found.append(f"{label}: bytes that are not {encoding} at line {where}: {shown}")
+                offset += value.count("\n")
+        if len(fields) != width:
+            reason = f"row has {len(fields)} fields, the header has {width}"
+            if text.count('"') % 2:
+                reason += f" (line {line}: a quote that is not closed on its line)"
+            found.append(reason)
+        if last and not complete:
+            found.append(f"line {line}: the last record has no line ending: the file may have been cut short")
+        return found
+
+    def blocks() -> Iterator[tuple[Block, list[BadRecord]]]:
+        buffer: list[list[str]] = []
+        numbers: list[int] = []
+        bad: list[BadRecord] = []
+        row = 1
+        records = pieces()
+        current = next(records, None)
+        while current is not None:
+            following = next(records, None)
+            line, fields, text = current
+            row += 1
+            found = reasons(line, fields, text, following is None)
+            if found:
+                bad.append(BadRecord(row, [_escaped(f) for f in fields], "; ".join(found)))
+            else:
+                buffer.append(fields)
+                numbers.append(row)
+            if len(buffer) >= size or following is None:
+                columns = [pa.array([r[i] for r in buffer], pa.string()) for i in range(width)]
+                yield Block(columns, np.array(numbers, dtype=np.int64)), bad
+                buffer, numbers, bad = [], [], []
+            current = following
+
+    return blocks(), fh.close
 
 
 def _open_arrow_csv(path: Path, encoding: str, names: list[str], on_invalid):
@@ -347,15 +536,19 @@ def guess_encoding(path: Path, contract: Contract) -> str:
         return "utf-8"
 
 
-def _open_csv(path: Path, contract: Contract) -> Extract:
+def _open_csv(path: Path, contract: Contract, careful: bool = False) -> Extract:
     head, sample = _encoding_sample(path)
     if not head.strip() or head in (_UTF8_BOM, *_UTF16_BOMS):
         raise BatchRejected(path, "the file is empty (no header)")
     encoding = detect_encoding(path, sample, contract.encodings, head)
     header = _read_header(path, encoding)
     positions, extra = map_header(path, header, contract)
-    blocks, close = _csv_blocks(path, encoding, len(header))
-    return Extract(path, encoding, header, positions, extra, False, blocks, close)
+    if not encoding.startswith("utf-16") and (careful or not ends_with_line_break(path)):
+        labels = [name or str(raw) for name, raw in zip(positions, header, strict=True)]
+        blocks, close = _careful_csv_blocks(path, encoding, labels)
+    else:
+        blocks, close = _csv_blocks(path, encoding, len(header))
+    return Extract(path, encoding, header, positions, extra, False, {}, blocks, close)
 
 
 def _cell_text(value: object) -> str:
@@ -381,6 +574,38 @@ def _sheets_to_read(path: Path, book, contract: Contract) -> list:
         names = ", ".join(map(repr, missing))
         raise BatchRejected(path, f"sheet(s) {names} missing (the workbook has {book.sheetnames})")
     return [book[name] for name in contract.sheets]
+
+
+def xlsx_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str], str]]]:
+    """Every non-empty row of a workbook's sheets (as the contract names them) as text, for the quarantine.
+
+    Returns ``(first sheet's header, [(row_number, cells, sheet)])``; ``([], [])`` when
+    the workbook cannot be opened at all. For a rejected batch: rows read still counts
+    the file's rows.
+    """
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # a damaged workbook: nothing can be read
+        return [], []
+    try:
+        sheets = book.worksheets[:1] if contract.sheets == "first" else list(book.worksheets)
+        header: list[str] = []
+        records = []
+        for sheet in sheets:
+            rows = sheet.iter_rows(values_only=True)
+            first = [_cell_text(v) for v in next(rows, None) or ()]
+            header = header or first
+            for number, values in enumerate(rows, start=2):
+                cells = [_cell_text(v) for v in values]
+                if any(c.strip() for c in cells):
+                    records.append((number, cells, sheet.title))
+        return header, records
+    except Exception:
+        return [], []
+    finally:
+        book.close()
 
 
 def _open_xlsx(path: Path, contract: Contract) -> Extract:
@@ -428,25 +653,30 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
     date1904 = getattr(book, "epoch", None) is not None and book.epoch.year == 1904
     kinds = {pos: contract.column(name) for pos, name in enumerate(positions) if name}
     multi = len(sheets) > 1 or contract.sheets != "first"
-    blocks = _row_blocks(layouts, len(header), kinds, date1904, with_sheet=multi)
-    return Extract(path, "xlsx", header, positions, extra, multi, blocks, book.close)
+    padded: dict[str, list[str]] = {}
+    blocks = _row_blocks(layouts, len(header), kinds, date1904, with_sheet=multi, padded=padded)
+    return Extract(path, "xlsx", header, positions, extra, multi, padded, blocks, book.close)
 
 
 #: Excel's 1900 date system: serial 1 is 1900-01-01, and serial 60 is 1900-02-29, a day that
 #: never existed (kept from Lotus 1-2-3), so serials from 61 on are one day ahead.
 _EXCEL_1900 = date(1899, 12, 31)
 _EXCEL_1904 = date(1904, 1, 1)
+_EXCEL_LAST_SERIAL = 2958465  # 9999-12-31 in the 1900 system, Excel's last date
 
 
 def excel_serial_date(serial: float, date1904: bool = False) -> date:
     """An Excel serial day number -> the calendar date it shows (ISO 29500 §18.17.4.1).
 
     Raises ``ValueError`` for a fraction of a day, a serial below the system's first
-    day, or 60 in the 1900 system (1900-02-29, which does not exist).
+    day or beyond 9999-12-31 (2958465), or 60 in the 1900 system (1900-02-29, which
+    does not exist).
     """
     if serial != int(serial):
         raise ValueError(f"Excel serial date {serial} has a time of day")
     serial = int(serial)
+    if serial > _EXCEL_LAST_SERIAL:  # e.g. 20240315 typed as a number: no date, never a crash
+        raise ValueError(f"number {serial} is not an Excel date (serial dates end at {_EXCEL_LAST_SERIAL}, 9999-12-31)")
     if date1904:
         if serial < 0:
             raise ValueError(f"Excel serial date {serial} is before 1904-01-01")
@@ -483,12 +713,15 @@ def _row_blocks(
     date1904: bool,
     size: int = 20000,
     with_sheet: bool = False,
+    padded: dict[str, list[str]] | None = None,
 ) -> Iterator[tuple[Block, list[BadRecord]]]:
     """Worksheet rows (after each sheet's header, row 1) -> blocks of ``size`` records.
 
     ``layouts``: per sheet, its title, its remaining rows and the position of each of
     its cells in the extract's header. A number cell that cannot be what its column
     holds (see ``_xlsx_cell``) makes its row a ``BadRecord`` naming column and reason.
+    ``padded`` receives, per column, the rows (``sheet!row``) whose number cell got its
+    leading zeros back.
     """
 
     def flush(buffer: list[list[str]], numbers: list[int], sheet_names: list[str]) -> Block:
@@ -519,9 +752,12 @@ def _row_blocks(
                 column = kinds.get(order[i])
                 try:
                     row[order[i]] = _xlsx_cell(value, column, date1904)
-                except ValueError as exc:
+                except (ValueError, ArithmeticError) as exc:  # a cell is one row's problem, never the batch's
                     problem = problem or f"{column.name}: {exc}"
                     row[order[i]] = texts[i]
+                    continue
+                if padded is not None and column is not None and column.width and row[order[i]] != texts[i]:
+                    padded.setdefault(column.name, []).append(f"{title}!{row_number}" if sheet else str(row_number))
             if problem:
                 bad.append(BadRecord(row_number, row, problem, sheet))
                 continue
@@ -535,12 +771,14 @@ def _row_blocks(
         yield flush(buffer, numbers, sheet_names), bad
 
 
-def open_extract(path: Path, contract: Contract) -> Extract:
+def open_extract(path: Path, contract: Contract, careful: bool = False) -> Extract:
     """Open an extract for reading; the caller must ``close()`` it.
 
-    Raises ``BatchRejected`` for an empty file, an unusable encoding or header.
+    Raises ``BatchRejected`` for an empty file, an unusable encoding or header. The
+    blocks of a CSV file may raise ``ReadAgainCarefully``: open it again with
+    ``careful=True`` (record by record, damage confined to its line) and read it anew.
     """
     path = Path(path)
     if path.suffix.lower() == ".xlsx":
         return _open_xlsx(path, contract)
-    return _open_csv(path, contract)
+    return _open_csv(path, contract, careful)

@@ -90,3 +90,39 @@ def test_parsing_imports_nothing_heavy():
     }
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_run_without_a_logical_date_takes_the_date_from_its_configuration_or_fails_at_once():
+    """Airflow 3 allows manual runs without a logical date (issue 12, item 10): no KeyError, no retries."""
+    import importlib.util
+    from datetime import date
+    from types import SimpleNamespace
+
+    import pendulum
+    from airflow.sdk.exceptions import AirflowFailException
+
+    spec = importlib.util.spec_from_file_location("hm_daily_dag", DAGS_DIR / "household_monitoring_daily.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def context(logical_date=None, date_param=None, conf=None):
+        found = {"params": {"date": date_param}, "dag_run": SimpleNamespace(conf=conf or {})}
+        return {**found, "logical_date": logical_date} if logical_date else found
+
+    scheduled = pendulum.datetime(2024, 7, 17, 16, tz="UTC")  # 2024-07-18 00:00 in Asia/Shanghai
+    assert module._extract_date(context(scheduled)) == date(2024, 7, 18)
+    assert module._extract_date(context(date_param="2024-07-18")) == date(2024, 7, 18)
+    assert module._extract_date(context(conf={"date": "2024-07-19"})) == date(2024, 7, 19)
+    assert module._extract_date(context(scheduled, "2024-07-18")) == date(2024, 7, 18)
+    with pytest.raises(AirflowFailException) as missing:
+        module._extract_date(context())
+    assert str(missing.value).startswith(
+        "this run has no logical date, so no extract date: trigger it with a logical date"
+        " (airflow dags trigger household_monitoring_daily -l 2024-07-18)"
+    )
+    with pytest.raises(AirflowFailException, match=r"the run's date '18/07/2024' is not a date YYYY-MM-DD"):
+        module._extract_date(context(date_param="18/07/2024"))
+    with pytest.raises(
+        AirflowFailException, match=r"the run's date 2024-07-01 differs from its logical date 2024-07-18"
+    ):
+        module._extract_date(context(scheduled, "2024-07-01"))

@@ -101,6 +101,7 @@ AUDITOR_READS = [
     "quarantine.household_register",
     "marts.fct_risk_warning_lineage",
     "marts.fct_source_daily_scorecard",
+    "marts.fct_unregistered_person_records",
     "reporting.data_quality_scorecard",
 ]
 AUDITOR_DENIED = [

@@ -34,6 +34,7 @@ DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
 SILENT = ("medical_settlements", DAYS[1])  # a department that sends nothing one day (its folder is removed)
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by")
 CORRECTION: dict = {}  # the settlement corrected on the last day, and its corrected out-of-pocket
+UNREGISTERED_ID = "653129199510030000"  # valid MOD 11-2, its last three digits zeroed, in no register
 
 
 def _clean_settlement(header: list[str], row: list[str]) -> bool:
@@ -60,9 +61,16 @@ def landing(tmp_path_factory, var_dir):
     row = next(r for r in rows if _clean_settlement(header, r))
     row[header.index("医疗救助支付")] = str(Decimal(row[header.index("医疗救助支付")]) + 10)
     row[header.index("个人自付")] = str(Decimal(row[header.index("个人自付")]) - 10)
+    # And a settlement of a person in no register: an ID whose last digits a spreadsheet zeroed
+    # (653129199510030000 still passes MOD 11-2). It loads, links to no household, and is listed.
+    stray = list(row)
+    stray[0], stray[header.index("身份证号")] = row[0] + "Z", UNREGISTERED_ID
+    for column, amount in (("医疗总费用", "300.00"), ("基本医保统筹支付", "0.00"), ("大病保险支付", "0.00")):
+        stray[header.index(column)] = amount
+    stray[header.index("医疗救助支付")], stray[header.index("个人自付")] = "0.00", "300.00"
     with open(path / "medical_settlements" / DAYS[-1].isoformat() / "corrections.csv", "w", encoding="gbk") as fh:
-        csv.writer(fh).writerows([header, row])
-    CORRECTION.update(settlement_id=row[0], out_of_pocket=Decimal(row[header.index("个人自付")]))
+        csv.writer(fh).writerows([header, row, stray])
+    CORRECTION.update(settlement_id=row[0], out_of_pocket=Decimal(row[header.index("个人自付")]), stray_id=stray[0])
     return path
 
 
@@ -209,3 +217,23 @@ def test_a_correction_in_a_later_file_wins_in_staging_and_both_versions_stay_in_
         ).fetchall()
     assert staged == [(CORRECTION["out_of_pocket"], DAYS[0], "corrections.csv")]  # known since the first day
     assert versions == [(DAYS[0], CORRECTION["out_of_pocket"] + 10), (DAYS[-1], CORRECTION["out_of_pocket"])]
+
+
+def test_a_record_of_a_person_in_no_register_is_listed_and_counted_never_dropped(clean):
+    db, _, _ = clean
+    with connect(db, autocommit=True) as conn:
+        listed = conn.execute(
+            """select source_name, is_id_suspect_zeroed, amount_kind, amount_yuan, batch_logical_date,
+                      source_file_name, source_row_number
+               from marts.fct_unregistered_person_records where record_id = %s""",
+            (CORRECTION["stray_id"],),
+        ).fetchall()
+        counts = conn.execute(
+            """select s.source_name, s.logical_date, s.rows_person_unregistered,
+                      (select count(*) from marts.fct_unregistered_person_records u
+                       where u.source_name = s.source_name and u.batch_logical_date = s.logical_date)
+               from marts.fct_source_daily_scorecard s order by 1, 2"""
+        ).fetchall()
+    assert listed == [("medical_settlements", True, "out_of_pocket", Decimal("300.00"), DAYS[-1], "corrections.csv", 3)]
+    assert all(r[2] == r[3] for r in counts)  # the scorecard's count is the list's, per source and day
+    assert {(r[0], r[1]) for r in counts if r[2]} >= {("medical_settlements", DAYS[-1])}

@@ -84,18 +84,34 @@ def test_each_encoding_reads_the_same_names(conn, all_contracts, name, encoding,
     assert names == ["王堃", "李喆", third_name]  # a UTF-8 file is never read as GB18030 mojibake
 
 
-def test_undecodable_bytes_reject_the_batch_naming_line_and_byte(conn, all_contracts):
+def test_undecodable_bytes_quarantine_their_record_naming_line_column_and_bytes(conn, all_contracts):
     result = _load(conn, all_contracts["medical_settlements"], "encodings/utf8_with_bad_byte.csv")
-    assert _outcome(result) == ("rejected", 3, 0, 3)
-    assert result.message == (
-        "utf8_with_bad_byte.csv: text is in none of the accepted encodings utf-8, gb18030, utf-16"
-        " (not UTF-8 at line 4, byte offset 402: ff)"
-    )
+    assert _outcome(result) == ("loaded", 3, 2, 1)
+    assert _encoding(conn, result.batch_id) == "utf-8"
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (4, None, ["person_name: bytes that are not utf-8 at line 4: ff fe"])
+    ]
     record = conn.execute(
         "select raw_record->>'姓名' from quarantine.medical_settlements where _batch_id = %s and _row_number = 4",
         (result.batch_id,),
     ).fetchone()[0]
     assert record == "\\xff\\xfe"  # the bytes as escapes in the quarantine, never U+FFFD
+
+
+def test_a_damaged_byte_pair_in_gb18030_quarantines_its_line_only(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "encodings/gb18030_damaged_pair.csv")
+    assert _outcome(result) == ("loaded", 4, 3, 1)
+    assert _encoding(conn, result.batch_id) == "gb18030"
+    names = [r[0] for r in _raw(conn, "medical_settlements", "person_name", result.batch_id)]
+    assert names == ["王堃", "李喆", "赵敏"]
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (5, None, ["person_name: bytes that are not gb18030 at line 5: bd"])
+    ]
+    record = conn.execute(
+        "select raw_record->>'姓名' from quarantine.medical_settlements where _batch_id = %s",
+        (result.batch_id,),
+    ).fetchone()[0]
+    assert record == "\\xbd 花"
 
 
 def test_a_lone_utf16_surrogate_rejects_the_batch(conn, all_contracts):
@@ -135,6 +151,20 @@ def test_resident_ids_as_departments_write_them(conn, all_contracts):
             ["person_id: resident ID written as a number (a float keeps ~15 digits, the ID is lost): '6.53129E+17'"],
         ),
         (9, None, ["person_id: required value is empty"]),
+    ]
+
+
+def test_a_household_number_typed_as_a_number_is_quarantined_not_loaded_short(conn, all_contracts):
+    register = _load(conn, all_contracts["household_register"], "ids/register_short_household.csv")
+    assert _outcome(register) == ("loaded", 2, 1, 1)
+    assert _quarantine(conn, "household_register", register.batch_id) == [
+        (3, None, ["household_id: does not match ^\\d{16}$: '123'"])
+    ]
+    workbook = _load(conn, all_contracts["agriculture_income"], "excel/agriculture_short_household.xlsx")
+    assert _outcome(workbook) == ("loaded", 2, 1, 1)
+    assert _raw(conn, "agriculture_income", "household_id", workbook.batch_id) == [("6531291000019001",)]
+    assert _quarantine(conn, "agriculture_income", workbook.batch_id) == [
+        (3, "Sheet", ["household_id: does not match ^\\d{16}$: '123'"])
     ]
 
 
@@ -208,6 +238,24 @@ def test_amounts_as_finance_exports_write_them_and_malformed_ones(conn, all_cont
     ]
 
 
+def test_a_full_width_comma_in_an_amount_is_ambiguous(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "amounts/fullwidth_comma.csv")
+    assert _outcome(result) == ("loaded", 2, 1, 1)
+    assert _raw(conn, "medical_settlements", "settlement_id, total_cost", result.batch_id) == [
+        ("FX2", Decimal("1000.00"))
+    ]
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (
+            2,
+            None,
+            [
+                "total_cost: a full-width comma (，) in an amount is ambiguous (it separates list items"
+                " in Chinese text): '1，000.00'"
+            ],
+        )
+    ]
+
+
 # --- whole files -------------------------------------------------------------------------------------------------
 
 
@@ -234,7 +282,14 @@ def test_records_cut_split_or_misshapen(conn, all_contracts):
     truncated = _load(conn, contract, "files/truncated_last_record.csv")
     assert _outcome(truncated) == ("loaded", 3, 2, 1)
     assert _quarantine(conn, "medical_settlements", truncated.batch_id) == [
-        (4, None, ["row has 3 fields, the header has 11"])
+        (
+            4,
+            None,
+            [
+                "row has 3 fields, the header has 11; "
+                "line 4: the last record has no line ending: the file may have been cut short"
+            ],
+        )
     ]
     newline = _load(conn, contract, "files/quoted_newline.csv")
     assert _outcome(newline) == ("loaded", 2, 2, 0)
@@ -253,6 +308,28 @@ def test_records_cut_split_or_misshapen(conn, all_contracts):
         (counts.batch_id,),
     ).fetchone()[0]
     assert extra == "多"
+
+
+def test_a_file_cut_inside_its_last_field_quarantines_that_record(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "files/cut_inside_last_field.csv")
+    assert _outcome(result) == ("loaded", 3, 2, 1)
+    assert _raw(conn, "medical_settlements", "settlement_id, discharge_date", result.batch_id) == [
+        ("FX1", date(2024, 5, 20)),
+        ("FX2", date(2024, 5, 20)),
+    ]  # never FX3 on 2024-05-02
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (4, None, ["line 4: the last record has no line ending: the file may have been cut short"])
+    ]
+
+
+def test_a_stray_quote_is_confined_to_its_line(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "files/stray_quote.csv")
+    assert _outcome(result) == ("loaded", 51, 50, 1)  # 52 lines: the header and 51 records
+    rows = _raw(conn, "medical_settlements", "_row_number, settlement_id", result.batch_id)
+    assert (rows[0], rows[1], rows[-1]) == ((2, "FX1"), (4, "FX3"), (52, "FX51"))
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (3, None, ["row has 4 fields, the header has 11 (line 3: a quote that is not closed on its line)"])
+    ]
 
 
 def test_a_file_twice_late_or_again(conn, all_contracts):
@@ -354,13 +431,49 @@ def test_a_correction_in_a_later_file_keeps_both_versions_in_raw(conn, all_contr
     assert versions == [(date(2032, 3, 1), Decimal("350.00")), (date(2032, 3, 2), Decimal("300.00"))]
 
 
+def test_a_same_day_correction_in_a_second_file_loads_after_the_original(conn, all_contracts, tmp_path):
+    import os
+    import shutil
+
+    from household_monitoring.loading import landed_files
+
+    contract, day = all_contracts["medical_settlements"], date(2032, 3, 10)
+    folder = tmp_path / "medical_settlements" / day.isoformat()
+    folder.mkdir(parents=True)
+    delivered = {
+        "medical_settlements_20240718.csv": 1_720_000_000,
+        "medical_settlements_20240718 (1).csv": 1_720_021_600,
+    }
+    for name, mtime in delivered.items():
+        shutil.copy(FIXTURES / "duplicates" / "same_day" / name, folder / name)
+        os.utime(folder / name, (mtime, mtime))  # the correction arrived six hours later
+    order = [p.name for p in landed_files(tmp_path, contract, day)]
+    assert order == ["medical_settlements_20240718.csv", "medical_settlements_20240718 (1).csv"]  # not by name
+    for _ in range(2):  # the date re-run: same order, nothing duplicated
+        batches = [load_file(conn, contract, folder / name, day) for name in order]
+    ledger = conn.execute(
+        "select file_name, status, extract(epoch from delivered_at)::bigint from audit.load_batches"
+        " where source = 'medical_settlements' and logical_date = %s and status <> 'superseded'"
+        " order by delivered_at desc, batch_id desc",
+        (day,),
+    ).fetchall()
+    assert ledger == [
+        ("medical_settlements_20240718 (1).csv", "loaded", 1_720_021_600),  # staging takes this FX21 (1,250.00)
+        ("medical_settlements_20240718.csv", "loaded", 1_720_000_000),
+    ]
+    assert [(_outcome(b)) for b in batches] == [("loaded", 2, 2, 0), ("loaded", 1, 1, 0)]
+
+
 # --- Excel -------------------------------------------------------------------------------------------------------
 
 
 def test_an_excel_workbook_of_several_sheets(conn, all_contracts):
     result = _load(conn, all_contracts["fixture_excel"], "excel/several_sheets.xlsx")
     assert _outcome(result) == ("loaded", 6, 3, 3)
-    assert result.message == "several_sheets.xlsx: extra columns kept in raw._extra: 备注"
+    assert result.message == (
+        "several_sheets.xlsx: extra columns kept in raw._extra: 备注;"
+        " code: number cells padded with leading zeros to 6 digits in rows 一乡!4, 二乡!2"
+    )
     assert _raw(conn, "fixture_excel", "_sheet, _row_number, person_id, code, day, amount", result.batch_id) == [
         ("一乡", 2, ID_A, "001234", date(2024, 3, 15), Decimal("12.50")),  # a real date cell
         ("一乡", 4, ID_B, "001236", date(2024, 3, 16), Decimal("2.00")),  # 1236 padded; serial 45367
@@ -373,15 +486,31 @@ def test_an_excel_workbook_of_several_sheets(conn, all_contracts):
     ]
 
 
+def test_a_number_in_an_excel_date_column_is_one_quarantined_row(conn, all_contracts):
+    result = _load(conn, all_contracts["fixture_excel"], "excel/date_as_number.xlsx")
+    assert _outcome(result) == ("loaded", 3, 2, 1)
+    assert _raw(conn, "fixture_excel", "_row_number, day", result.batch_id) == [
+        (2, date(2024, 3, 15)),
+        (4, date(2024, 3, 17)),
+    ]
+    assert _quarantine(conn, "fixture_excel", result.batch_id) == [
+        (3, "Sheet", ["day: number 20240315 is not an Excel date (serial dates end at 2958465, 9999-12-31)"])
+    ]
+
+
 # --- reconciliation over every fixture ---------------------------------------------------------------------------
 
 #: Records in each fixture file, counted when it was written (header and blank lines excluded).
 RECORDS = {
     "amounts/amounts.csv": 10,
+    "amounts/fullwidth_comma.csv": 2,
     "dates/mixed_formats.csv": 8,
     "duplicates/day1.csv": 2,
     "duplicates/day2_correction.csv": 2,
     "duplicates/in_one_file.csv": 6,
+    "duplicates/same_day/medical_settlements_20240718 (1).csv": 1,
+    "duplicates/same_day/medical_settlements_20240718.csv": 2,
+    "encodings/gb18030_damaged_pair.csv": 4,
     "encodings/gb18030_rare.csv": 3,
     "encodings/gbk.csv": 3,
     "encodings/utf16_lone_surrogate.csv": 3,
@@ -391,11 +520,15 @@ RECORDS = {
     "encodings/utf8.csv": 3,
     "encodings/utf8_bom.csv": 3,
     "encodings/utf8_with_bad_byte.csv": 3,
+    "excel/agriculture_short_household.xlsx": 2,
+    "excel/date_as_number.xlsx": 3,
     "excel/several_sheets.xlsx": 6,
     "files/arrives_twice.csv": 2,
+    "files/cut_inside_last_field.csv": 3,
     "files/header_only.csv": 0,
     "files/only_bom.csv": 0,
     "files/quoted_newline.csv": 2,
+    "files/stray_quote.csv": 51,
     "files/truncated_last_record.csv": 3,
     "files/wrong_field_counts.csv": 4,
     "files/zero_bytes.csv": 0,
@@ -404,6 +537,7 @@ RECORDS = {
     "header_drift/renamed.csv": 1,
     "header_drift/reordered.csv": 1,
     "ids/register_ids.csv": 8,
+    "ids/register_short_household.csv": 2,
     "ids/settlement_legacy_id.csv": 2,
 }
 
@@ -419,6 +553,8 @@ def test_every_fixture_reconciles_in_sql(conn, all_contracts):
         source = (
             "household_register"
             if rel.startswith("ids/register")
+            else "agriculture_income"
+            if rel.startswith("excel/agriculture")
             else "fixture_excel"
             if rel.endswith(".xlsx")
             else "medical_settlements"

@@ -41,3 +41,35 @@ def test_a_contract_naming_an_unknown_column_in_a_rule_is_refused(tmp_path):
     )
     with pytest.raises(ContractError, match=r"row rule 'r' names unknown columns \['b', 'c'\]"):
         load_contract(path)
+
+
+def test_every_code_like_column_declares_its_format(contracts):
+    """Issue 12: a code typed as a number (户编号 123) must be refused, so every identifier declares a format."""
+    import re
+
+    undeclared = [
+        f"{source}.{column.name}"
+        for source, contract in contracts.items()
+        for column in contract.columns
+        if column.type == "text" and column.name.endswith(("_id", "_code")) and not column.pattern
+    ]
+    assert undeclared == []
+    household = contracts["household_register"].column("household_id").pattern
+    assert [bool(re.search(household, v)) for v in ("6531291000019001", "123", "6.53129100001900E+15")] == [
+        True,
+        False,
+        False,
+    ]
+    record = contracts["medical_settlements"].column("settlement_id").pattern
+    assert [bool(re.search(record, v)) for v in ("FX653129000001", "JS-1_a", "1.23E+15", "FX 1")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_a_width_without_a_pattern_means_that_many_digits(tmp_path):
+    path = tmp_path / "x.yml"
+    path.write_text("source: x\nkeys: [a]\ncolumns:\n  - {name: a, type: text, required: true, width: 6}\n")
+    assert load_contract(path).column("a").pattern == r"^\d{6}$"

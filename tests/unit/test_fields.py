@@ -111,3 +111,16 @@ def test_resident_id_reasons_and_normalisation():
     assert problems[1] == "col: resident ID check digit (MOD 11-2) is wrong"
     assert problems[2] == "col: resident ID must have 18 characters, has 17"
     assert problems[3] == "col: resident ID check digit (MOD 11-2) is wrong"  # X is upper-cased, then checked
+
+
+def test_an_iso_date_takes_two_digit_month_and_day_and_a_full_width_comma_is_no_separator():
+    from household_monitoring.contracts import DEFAULT_DATE_FORMATS
+
+    values, problems = _check(check_date, ["2022-05-23", "2022-05-2", "2022-5-23", "2022/5/2"], DEFAULT_DATE_FORMATS)
+    assert values == [date(2022, 5, 23), None, None, date(2022, 5, 2)]  # '2022-05-2' may be '2022-05-2x' cut
+    assert problems[1].startswith("col: not a date in %Y-%m-%d or ") and problems[1].endswith(": '2022-05-2'")
+    values, problems = _check(check_money, ["1，200.00", "１，２００", "1,200.00"])
+    assert values == [None, None, Decimal("1200.00")]
+    assert problems[0] == (
+        "col: a full-width comma (，) in an amount is ambiguous (it separates list items in Chinese text): '1，200.00'"
+    )

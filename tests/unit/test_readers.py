@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from household_monitoring.readers import BatchRejected, open_extract
+from household_monitoring.readers import BatchRejected, ReadAgainCarefully, open_extract
 
 HEADER = (
     "结算单号,身份证号,姓名,医疗机构名称,入院日期,出院日期,"
@@ -16,11 +16,17 @@ ROW = "JS1,653129201902207995,亚森·艾山,伽师县人民医院,2024-05-08,20
 
 
 def _read(path: Path, contract):
-    extract = open_extract(path, contract)
-    try:
-        blocks = list(extract.blocks())
-    finally:
-        extract.close()
+    """Read as the loader does: the fast reader, and record by record when it asks (``ReadAgainCarefully``)."""
+    for careful in (False, True):
+        try:
+            extract = open_extract(path, contract, careful=careful)
+            try:
+                blocks = list(extract.blocks())
+            finally:
+                extract.close()
+            break
+        except ReadAgainCarefully:
+            assert not careful
     rows = [
         (int(n), [col[i].as_py() for col in block.columns])
         for block, _ in blocks
@@ -81,25 +87,50 @@ def test_empty_file_is_rejected(tmp_path, contracts, content):
 BAD_ROW = b"JS2,653129201902207995,\xff\xfe\xfd,x,2024-05-08,2024-05-20,1.00,0,0,0,1.00\n"
 
 
-def test_undecodable_bytes_at_the_start_reject_the_batch(tmp_path, contracts):
+def test_undecodable_bytes_quarantine_their_record_naming_line_column_and_bytes(tmp_path, contracts):
     path = tmp_path / "bad.csv"
     path.write_bytes((HEADER + "\n" + ROW + "\n").encode("utf-8") + BAD_ROW)
-    with pytest.raises(BatchRejected) as err:
-        _read(path, contracts["medical_settlements"])
-    assert str(err.value) == (
-        "bad.csv: text is in none of the accepted encodings utf-8, gb18030, utf-16"
-        " (not UTF-8 at line 3, byte offset 318: ff)"
-    )
+    extract, rows, bad = _read(path, contracts["medical_settlements"])
+    assert extract.encoding == "utf-8"  # one damaged line does not make the file another encoding
+    assert [n for n, _ in rows] == [2]
+    assert [(b.row_number, b.reason, b.fields[2]) for b in bad] == [
+        (3, "person_name: bytes that are not utf-8 at line 3: ff fe fd", "\\xff\\xfe\\xfd")
+    ]
 
 
-def test_undecodable_bytes_deep_in_the_file_reject_the_batch_not_replacement_characters(tmp_path, contracts):
+def test_undecodable_bytes_deep_in_the_file_quarantine_that_record_only(tmp_path, contracts):
     path = tmp_path / "late.csv"
     rows = "".join(ROW.replace("JS1", f"JS{n}") + "\n" for n in range(3000))  # ~400 KB, past the sniffed bytes
     path.write_bytes((HEADER + "\n" + rows).encode("utf-8") + BAD_ROW)
+    extract, records, bad = _read(path, contracts["medical_settlements"])
+    assert (extract.encoding, len(records), records[-1][0]) == ("utf-8", 3000, 3001)
+    assert [(b.row_number, b.reason) for b in bad] == [
+        (3002, "person_name: bytes that are not utf-8 at line 3002: ff fe fd")
+    ]
+
+
+def test_a_damaged_pair_at_line_1000_of_a_gb18030_file_quarantines_that_record_only(tmp_path, contracts):
+    path = tmp_path / "gb.csv"
+    lines = [HEADER] + [ROW.replace("JS1", f"JS{n}") for n in range(2, 1950)]  # 1,949 lines
+    data = [line.encode("gb18030") for line in lines]
+    data[999] = data[999].replace("亚森".encode("gb18030"), b"\xbd " + "森".encode("gb18030"))  # line 1,000
+    path.write_bytes(b"\r\n".join(data) + b"\r\n")
+    extract, records, bad = _read(path, contracts["medical_settlements"])
+    assert (extract.encoding, len(records), records[-1][0]) == ("gb18030", 1947, 1949)
+    assert [(b.row_number, b.reason, b.fields[2]) for b in bad] == [
+        (1000, "person_name: bytes that are not gb18030 at line 1000: bd", "\\xbd 森·艾山")
+    ]
+
+
+def test_text_in_no_accepted_encoding_rejects_the_batch_naming_the_line(tmp_path, contracts):
+    path = tmp_path / "latin.csv"
+    path.write_bytes((HEADER + "\n").encode("utf-8") + BAD_ROW * 3)  # every record damaged: not a damaged line
     with pytest.raises(BatchRejected) as err:
-        _read(path, contracts["medical_settlements"])
-    assert str(err.value).startswith("late.csv: bytes that are not utf-8")
-    assert "Row #3002" in str(err.value)
+        open_extract(path, contracts["medical_settlements"])
+    assert str(err.value) == (
+        "latin.csv: text is in none of the accepted encodings utf-8, gb18030, utf-16"
+        " (not UTF-8 at line 2, byte offset 193: ff)"
+    )
 
 
 def test_rows_with_too_many_or_too_few_fields_are_bad_records_with_their_row(tmp_path, contracts):

@@ -4,8 +4,9 @@
 -- months_of_stable_income months (seed rule_parameters, RISK_ELIMINATION: 6), at
 -- least one assistance measure, and labour capacity: a household with no member able
 -- to work is never eliminated. Open warnings are checked in mart_household_risk.
--- Income is known only for the as-of dates the pipeline built (int_household_income_daily):
--- stable income counts from the first of them after the last one below the line.
+-- Income is known only for the as-of dates the pipeline built, kept as changes
+-- (int_household_income_changes: a row on each date the figures changed): stable
+-- income counts from the first change at or above the line after the last one below it.
 with
 
 households as (
@@ -13,7 +14,7 @@ households as (
 ),
 
 income as (
-    select * from {{ ref('int_household_income_daily') }}
+    select * from {{ ref('int_household_income_changes') }}
 ),
 
 measures as (
@@ -23,10 +24,10 @@ measures as (
 flagged as (
     select
         household_id,
-        as_of_date,
+        valid_from as as_of_date,
         not coalesce(is_at_or_above_monitoring_line, false) as is_below_line
     from income
-    where as_of_date <= {{ as_of_date() }}
+    where valid_from <= {{ as_of_date() }} and is_registered
 ),
 
 last_below as (

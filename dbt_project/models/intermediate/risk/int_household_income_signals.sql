@@ -3,19 +3,21 @@
 -- monitoring line (seed monitoring_lines), one row per household on the first
 -- as-of date and on each date the multiple changed. The rule's thresholds (seed
 -- risk_rules: below 1.00 red, below 1.50 yellow) apply to this multiple.
+-- Read from the income changes (int_household_income_changes: a row where anything
+-- changed), not from one row per household per day: the same dates, far fewer rows.
 with
 
 income as (
-    select * from {{ ref('int_household_income_daily') }}
+    select * from {{ ref('int_household_income_changes') }}
 ),
 
 measured as (
     select
         household_id,
-        as_of_date,
+        valid_from as as_of_date,
         per_capita_net_income / nullif(monitoring_line, 0) as line_multiple
     from income
-    where as_of_date <= {{ as_of_date() }} and monitoring_line is not null
+    where valid_from <= {{ as_of_date() }} and is_registered and monitoring_line is not null
 ),
 
 changes as (

@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
 -- Every event that can move a warning, in one stream per household, rule and
 -- window: signals (new out-of-pocket spending, or a value from int_risk_level_signals:
 -- a level, or income as a multiple of the line), with the rule version in force on

@@ -1,7 +1,26 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['household_id', 'rule_id', 'window_start', 'event_seq'],
+    on_schema_change='fail',
+    indexes=[{'columns': ['household_id', 'rule_id', 'window_start', 'event_seq'], 'unique': True}],
+    post_hook=["{{ delete_states_without_event() }}", "{{ distribute_by_household() }}"]
+) }}
 -- noqa: disable=ST05
 -- The warning lifecycle, walked event by event for each household, rule and
 -- window (a recursive CTE: each state depends on the one before).
+--
+-- Carried forward (issue 10): a daily run does not walk from the beginning. Each
+-- event's content (date, kind, amount, evidence, rule version and thresholds, visit)
+-- is fingerprinted; a stream (household, rule, window) whose events all still match
+-- what the table walked keeps its states untouched. A stream with a new or changed
+-- event is walked again from its first differing event, starting from the state the
+-- table holds just before it (the state at the end of the previous as-of date for the
+-- day's new events). Late or corrected records, a withdrawn file, a re-run of a past
+-- as-of date and a changed threshold (seed or what-if) all show up as differing
+-- events at the date they are dated, so the result equals a full walk
+-- (`dbt build --full-refresh`); states of events no longer there are deleted after
+-- the insert (macro delete_states_without_event).
 --
 -- State: the current warning (warning_seq), its status (none,
 -- awaiting_verification, confirmed, lifted), its level (0 none, 1 yellow, 2 red),
@@ -25,14 +44,72 @@
 with recursive
 
 events as (
-    select * from {{ ref('int_risk_events_unioned') }}
+    select
+        *,
+        md5(
+            cast(
+                row(
+                    event_date, event_kind, rule_version, signal_amount, evidence_ids, evidence_model, visit_id,
+                    warning_id_reference, verification_result, verifier, verification_note, yellow_threshold,
+                    red_threshold, accumulates, direction, clears_automatically
+                ) as text
+            )
+        ) as event_fingerprint
+    from {{ ref('int_risk_events_unioned') }}
 ),
 
+-- The first event of each stream to walk: every stream from its first event on a full
+-- build; on a daily run, only the streams whose events differ from those walked before,
+-- from the first difference (a new event, a changed one, or one no longer there).
+{% if is_incremental() %}
+    walked_before as (
+        select * from {{ this }}
+    ),
+
+    compared as (
+        select
+            coalesce(events.household_id, walked_before.household_id) as household_id,
+            coalesce(events.rule_id, walked_before.rule_id) as rule_id,
+            coalesce(events.window_start, walked_before.window_start) as window_start,
+            coalesce(events.event_seq, walked_before.event_seq) as event_seq
+        from events
+        full outer join walked_before
+            on
+                events.household_id = walked_before.household_id
+                and events.rule_id = walked_before.rule_id
+                and events.window_start = walked_before.window_start
+                and events.event_seq = walked_before.event_seq
+        where events.event_fingerprint is distinct from walked_before.event_fingerprint
+    ),
+
+    differences as (
+        select
+            household_id,
+            rule_id,
+            window_start,
+            min(event_seq) as walk_from_seq
+        from compared
+        group by household_id, rule_id, window_start
+    ),
+{% else %}
+    differences as (
+        select
+            household_id,
+            rule_id,
+            window_start,
+            event_seq as walk_from_seq
+        from events
+        where event_seq = 1
+    ),
+{% endif %}
+
 walk as (
+    -- a stream walked from its first event starts from no warning
     select
         household_id,
         rule_id,
         window_start,
+        walk_from_seq,
         cast(0 as bigint) as event_seq,
         cast(null as date) as event_date,
         cast(null as text) as event_kind,
@@ -48,9 +125,44 @@ walk as (
         cast(array[] as text[]) as evidence_ids,
         cast(null as text) as transition,
         cast(null as integer) as level_rule_version,
-        0 as last_signal_level
-    from events
-    where event_seq = 1
+        0 as last_signal_level,
+        cast(null as text) as event_fingerprint
+    from differences
+    where walk_from_seq = 1
+    {% if is_incremental() %}
+        union all
+
+        -- a stream walked again from a later event starts from the state before it
+        select
+            differences.household_id,
+            differences.rule_id,
+            differences.window_start,
+            differences.walk_from_seq,
+            walked_before.event_seq,
+            walked_before.event_date,
+            walked_before.event_kind,
+            walked_before.evidence_model,
+            walked_before.rule_version,
+            walked_before.visit_id,
+            walked_before.verifier,
+            walked_before.verification_note,
+            walked_before.warning_seq,
+            walked_before.status,
+            walked_before.level_rank,
+            walked_before.accumulated,
+            walked_before.evidence_ids,
+            walked_before.transition,
+            walked_before.level_rule_version,
+            walked_before.last_signal_level,
+            walked_before.event_fingerprint
+        from differences
+        inner join walked_before
+            on
+                differences.household_id = walked_before.household_id
+                and differences.rule_id = walked_before.rule_id
+                and differences.window_start = walked_before.window_start
+                and differences.walk_from_seq - 1 = walked_before.event_seq
+    {% endif %}
 
     union all
 
@@ -58,6 +170,7 @@ walk as (
         walk.household_id,
         walk.rule_id,
         walk.window_start,
+        walk.walk_from_seq,
         events.event_seq,
         events.event_date,
         events.event_kind,
@@ -96,7 +209,8 @@ walk as (
             when events.event_kind = 'signal' then measured.new_level_rank
             when moved.transition = 'lifted' and events.accumulates then 0
             else walk.last_signal_level
-        end as last_signal_level
+        end as last_signal_level,
+        events.event_fingerprint
     from walk
     inner join events
         on
@@ -172,14 +286,33 @@ walk as (
 
 final as (
     select
-        walk.*,
+        walk.household_id,
+        walk.rule_id,
+        walk.window_start,
+        walk.event_seq,
+        walk.event_date,
+        walk.event_kind,
+        walk.evidence_model,
+        walk.rule_version,
+        walk.visit_id,
+        walk.verifier,
+        walk.verification_note,
+        walk.warning_seq,
+        walk.status,
+        walk.level_rank,
+        walk.accumulated,
+        walk.evidence_ids,
+        walk.transition,
+        walk.level_rule_version,
+        walk.last_signal_level,
+        walk.event_fingerprint,
         case
             when walk.warning_seq > 0
                 then {{ warning_id('walk.household_id', 'walk.rule_id', 'walk.window_start', 'walk.warning_seq') }}
         end as warning_id,
         case walk.level_rank when 2 then 'red' when 1 then 'yellow' end as warning_level
     from walk
-    where walk.event_seq > 0
+    where walk.event_seq >= walk.walk_from_seq
 )
 
 select * from final

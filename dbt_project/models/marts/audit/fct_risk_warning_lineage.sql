@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
 -- From every warning transition to the rows and files behind it: each evidence id
 -- (a settlement, a home visit, an assessment, a student record, a certificate, a
 -- payment, an employment record, or a household's rows in a register extract) with

@@ -14,6 +14,10 @@ settings as (
     select * from {{ ref('scorecard_settings') }}
 ),
 
+unregistered as (
+    select * from {{ ref('fct_unregistered_person_records') }}
+),
+
 contract_sources as (
     {%- for src in contract_sources() %}
         select
@@ -92,6 +96,16 @@ daily as (
     group by source, logical_date
 ),
 
+-- Published records whose person is in no register, by the day of their batch.
+unregistered_daily as (
+    select
+        source_name,
+        batch_logical_date as logical_date,
+        count(*) as rows_person_unregistered
+    from unregistered
+    group by source_name, batch_logical_date
+),
+
 grid as (
     select
         contract_sources.source_name,
@@ -103,13 +117,18 @@ grid as (
         coalesce(daily.rows_read, 0) as rows_read,
         coalesce(daily.rows_loaded, 0) as rows_loaded,
         coalesce(daily.rows_quarantined, 0) as rows_quarantined,
-        coalesce(daily.rows_missing_required, 0) as rows_missing_required
+        coalesce(daily.rows_missing_required, 0) as rows_missing_required,
+        coalesce(unregistered_daily.rows_person_unregistered, 0) as rows_person_unregistered
     from contract_sources
     cross join calendar
     left join daily
         on
             contract_sources.source_name = daily.source_name
             and calendar.logical_date = daily.logical_date
+    left join unregistered_daily
+        on
+            contract_sources.source_name = unregistered_daily.source_name
+            and calendar.logical_date = unregistered_daily.logical_date
 ),
 
 with_last_published as (
@@ -200,7 +219,8 @@ final as (
             and measured.usual_rows_read > 0
             and abs(measured.rows_read / measured.usual_rows_read - 1) > settings.volume_tolerance,
             false
-        ) as volume_alert
+        ) as volume_alert,
+        measured.rows_person_unregistered
     from measured
     cross join settings
 )

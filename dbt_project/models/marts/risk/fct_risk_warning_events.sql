@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
 -- Every transition of every warning: raised, escalated, confirmed, lifted, with
 -- its date, the rule version, the evidence rows and, for home visits, who and what note.
 with

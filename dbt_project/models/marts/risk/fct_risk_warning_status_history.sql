@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
 -- Each warning's status and level over time: one row per transition, valid from its
 -- date until the next transition (valid_to exclusive, null while current). The
 -- state of every warning on a past date D, as the pipeline knew it on D:

@@ -1,50 +1,40 @@
+{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
 -- One row per warning with its current state as of the as-of date: when it was
 -- raised, at what level, whether it awaits a home visit, was confirmed or lifted
 -- (by a home visit, or cleared by a later signal for rules that clear automatically),
 -- and the delays against the targets of seed service_targets: home visit (3 days
 -- from the warning) and, for confirmed warnings, assistance (15 days from the
 -- warning: the first assistance measure on or after the day it was raised).
+-- Planned for scale (issue 10): the latest transitions are found by their event numbers
+-- (max per warning, joined back on the key) rather than by row_number() = 1 filters, which
+-- PostgreSQL estimates at 0.5 % of their input and then joins in nested loops; the import
+-- CTEs are not materialized, so the planner sees the tables' statistics.
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('fct_risk_warning_events') }}
 ),
 
-ordered as (
-    select
-        *,
-        row_number() over (partition by warning_id order by event_seq desc) as recency
-    from events
+measures as not materialized (
+    select * from {{ ref('int_household_assistance_measures') }}
 ),
 
 summary as (
     select
         warning_id,
+        min(household_id) as household_id,
         min(event_date) filter (where transition = 'raised') as raised_on,
         min(visit_date) filter (where transition in ('confirmed', 'lifted')) as verified_on,
         max(event_date) filter (where transition in ('lifted', 'cleared')) as lifted_on,
         max(event_date) filter (where transition = 'cleared') as cleared_on,
         max(event_date) filter (where transition = 'confirmed') as confirmed_on,
         max(signal_value) filter (where transition in ('raised', 'escalated')) as signal_value,
-        count(*) filter (where transition = 'escalated') as escalations
+        count(*) filter (where transition = 'escalated') as escalations,
+        max(event_seq) as latest_seq,
+        max(event_seq) filter (where transition in ('raised', 'escalated')) as latest_signal_seq,
+        max(event_seq) filter (where transition in ('confirmed', 'lifted')) as latest_visit_seq
     from events
     group by warning_id
-),
-
-latest as (
-    select * from ordered
-    where recency = 1
-),
-
-latest_signal as (
-    select
-        warning_id,
-        level_after,
-        rule_version,
-        evidence_ids,
-        row_number() over (partition by warning_id order by event_seq desc) as recency
-    from events
-    where transition in ('raised', 'escalated')
 ),
 
 home_visit_target as (
@@ -59,44 +49,18 @@ assistance_target as (
     where target_id = 'assistance'
 ),
 
-measures as (
-    select * from {{ ref('int_household_assistance_measures') }}
-),
-
-assistance_after_warning as (
-    select
+-- the first assistance measure on or after the day the warning was raised
+first_assistance as (
+    select distinct on (summary.warning_id)
         summary.warning_id,
-        measures.measure_date,
-        measures.measure_id,
-        row_number() over (
-            partition by summary.warning_id order by measures.measure_date, measures.measure_id
-        ) as measure_rank
+        measures.measure_date as assisted_on,
+        measures.measure_id as assistance_measure_id
     from summary
-    inner join latest on summary.warning_id = latest.warning_id
     inner join measures
         on
-            latest.household_id = measures.household_id
+            summary.household_id = measures.household_id
             and summary.raised_on <= measures.measure_date
-),
-
-first_assistance as (
-    select
-        warning_id,
-        measure_date as assisted_on,
-        measure_id as assistance_measure_id
-    from assistance_after_warning
-    where measure_rank = 1
-),
-
-latest_visit as (
-    select
-        warning_id,
-        visit_id,
-        verifier_key,
-        verification_note,
-        row_number() over (partition by warning_id order by event_seq desc) as recency
-    from events
-    where transition in ('confirmed', 'lifted')
+    order by summary.warning_id asc, measures.measure_date asc, measures.measure_id asc
 ),
 
 final as (
@@ -143,17 +107,20 @@ final as (
         latest_visit.verifier_key,
         latest_visit.verification_note,
         {{ as_of_date() }} as as_of_date
-    from latest
-    inner join summary on latest.warning_id = summary.warning_id
-    inner join latest_signal
+    from summary
+    inner join events as latest
         on
-            latest.warning_id = latest_signal.warning_id
-            and latest_signal.recency = 1
-    left join latest_visit
+            summary.warning_id = latest.warning_id
+            and summary.latest_seq = latest.event_seq
+    inner join events as latest_signal
         on
-            latest.warning_id = latest_visit.warning_id
-            and latest_visit.recency = 1
-    left join first_assistance on latest.warning_id = first_assistance.warning_id
+            summary.warning_id = latest_signal.warning_id
+            and summary.latest_signal_seq = latest_signal.event_seq
+    left join events as latest_visit
+        on
+            summary.warning_id = latest_visit.warning_id
+            and summary.latest_visit_seq = latest_visit.event_seq
+    left join first_assistance on summary.warning_id = first_assistance.warning_id
     cross join home_visit_target
     cross join assistance_target
 )

@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
 -- One row per registered household as of the as-of date: its out-of-pocket
 -- medical spending in the current window, its open warnings, and whether its risk
 -- may be eliminated (shared/DESIGN.md: 6 months of stable income above the line, at
