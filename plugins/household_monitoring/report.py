@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from household_monitoring.config import Database, reports_dir
+from household_monitoring.config import Database, data_docs_dir, reports_dir
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +400,8 @@ def render_report(logical_date: date, db: Database, root: Path | None = None) ->
     links = {
         "Daily reports": "../index.html",
         "dbt docs": _relative(dbt_docs, folder) if dbt_docs.exists() else None,
-        "Data Docs": _relative(gx_docs, folder) if gx_docs.exists() else None,
+        # audit_day renders the Data Docs beside this task: their index appears by the run's end.
+        "Data Docs": _relative(gx_docs, folder) if gx_docs.exists() or data_docs_dir().exists() else None,
     }
     path = folder / "index.html"
     path.write_text(render_html(figures, charts, links), encoding="utf-8")
