@@ -14,7 +14,10 @@ has logical date D and processes the files the departments dropped for D:
    A source that sent nothing that day is skipped.
 3. `build_marts` runs `dbt build` as of the logical date on what was published
    (trigger rule `all_done`: a failed source never blocks the marts).
-   Its outlet is `household_monitoring://marts/risk`.
+   Its outlet is `household_monitoring://marts/risk`. Builds run in date order and one
+   at a time: while a run of an earlier logical date is queued or running (a backfill
+   started beside the daily run), it waits (rescheduled every 30 s, no worker slot held),
+   and the build holds a warehouse lock, so the marts end as of the latest date.
 4. `publish_report` (after `build_marts`) generates the dbt docs and writes the county
    daily report `var/reports/<YYYY-MM-DD>/index.html` from the marts, linking the dbt
    docs and the Data Docs. Its outlet is `household_monitoring://reports/county_daily`.
@@ -22,10 +25,15 @@ has logical date D and processes the files the departments dropped for D:
    (new, due and overdue warnings from `marts.fct_warning_assignments`) under
    `var/reports/worklists/<YYYY-MM-DD>/` and sends it by email and webhook, once per date
    and channel (`audit.notifications_sent`). Its outlet is `household_monitoring://reports/worklists`.
-6. `audit_day` reconciles the ledger and fails the run if any batch was held back,
+6. `audit_day` renders the day's Data Docs (once per run, from every batch's validation,
+   readable offline), reconciles the ledger and fails the run if any batch was held back,
    so a bad file is visible in the run's state. Sources that sent no file for the day
    are logged as a freshness alert (returned as `sources_without_file`), without
-   failing the run: a department that sends nothing on a holiday is normal.
+   failing the run: a department that sends nothing on a holiday is normal; the data
+   engineer gets a stale-source alert for each.
+
+A failed task alerts the data engineer (email and webhook, `household_monitoring.service.alerts`),
+naming the DAG run, the source, the file and the problem.
 
 The warehouse is the Airflow connection `hm_warehouse`
 (`AIRFLOW_CONN_HM_WAREHOUSE`). Nothing heavy is imported at parse time.
@@ -37,7 +45,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, TaskGroup, dag, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 
 from household_monitoring.config import WAREHOUSE_CONN_ID
 from household_monitoring.contracts import source_names
@@ -82,6 +90,21 @@ def _extract_date(context):
     return day
 
 
+def _alert_failure(context) -> None:
+    from household_monitoring.service.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
+def _earlier_run_active(context) -> str | None:
+    """The run id of a queued or running DAG run with an earlier logical date, else ``None``."""
+    for state in ("running", "queued"):
+        earlier = context["ti"].get_previous_dagrun(state=state)
+        if earlier is not None:
+            return earlier.run_id
+    return None
+
+
 def _warehouse():
     from airflow.sdk import Connection
 
@@ -99,7 +122,12 @@ def _warehouse():
     max_active_runs=1,
     doc_md=__doc__,
     tags=["household_monitoring", "ingest", "quality", "dbt"],
-    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "on_failure_callback": _alert_failure,
+    },
     # A manual run without a logical date gives the extracts' date here (see _extract_date).
     params={
         "date": Param(
@@ -147,6 +175,10 @@ def household_monitoring_daily():
     def build_marts(**context) -> None:
         from household_monitoring.pipeline import build_marts as build
 
+        earlier = _earlier_run_active(context)
+        if earlier is not None:  # marts are built in date order: let the earlier run build first
+            print(f"waiting for the earlier run {earlier} to finish")
+            raise AirflowRescheduleException(pendulum.now("UTC").add(seconds=30))
         build(_extract_date(context), _warehouse())
 
     @task(outlets=[REPORT_ASSET])
@@ -167,9 +199,14 @@ def household_monitoring_daily():
         from household_monitoring.pipeline import audit_day as audit
 
         try:
-            return audit(_extract_date(context), _warehouse())
+            totals = audit(_extract_date(context), _warehouse())
         except SourceFailed as failed:
             raise AirflowFailException(str(failed)) from None
+        if totals["sources_without_file"]:
+            from household_monitoring.service.alerts import stale_sources
+
+            stale_sources(context, totals["sources_without_file"])
+        return totals
 
     groups = [source_group(source) for source in SOURCES]
     marts = build_marts()

@@ -20,7 +20,9 @@ Per scale (households), in a database and folders of its own (``hm_bench_<n>_<pi
 
 ``loader``: a clean GBK settlements file of ``--rows`` rows loaded by raw COPY into a
 typed table, by the pipeline's loader, and by pandas ``read_csv`` + ``to_sql``, each in
-a child process whose peak memory is measured.
+a child process whose peak memory is measured; then the quality gate (Great Expectations)
+on the batch the loader wrote, in a child process of its own (time against the loader's,
+peak memory; issue 10: within the loader's time, under 300 MB).
 
 Prints figures; asserts nothing. Targets (issue 10) are printed beside the figures.
 """
@@ -258,7 +260,8 @@ with connect(configured_database()) as conn:
     result = load_file(conn, contract, Path(sys.argv[1]), date(2030, 1, 1))
     seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "loaded": result.rows_loaded, "quarantined": result.rows_quarantined,
-                  "baseline_mb": baseline, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "batch_id": result.batch_id, "baseline_mb": baseline,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 CHILD_PANDAS = r"""
@@ -304,6 +307,42 @@ def make_file(path: Path, rows: int) -> Path:
     return write_csv(path, MEDICAL_HEADER, columns, "gbk")
 
 
+GATE_CHILD = r"""
+import json, resource, sys, time
+from household_monitoring.config import configured_database
+from household_monitoring.contracts import load_contracts
+from household_monitoring.database import connect
+import great_expectations  # imported before the baseline: its import costs ~5 s and ~120 MB, once per task
+from household_monitoring.quality import validate_batch
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+contract = load_contracts()["medical_settlements"]
+db = configured_database()
+with connect(db, autocommit=True) as conn:
+    started = time.perf_counter()
+    gate = validate_batch(conn, db, contract, int(sys.argv[1]))
+    seconds = time.perf_counter() - started
+    checks = conn.execute("select count(*), count(*) filter (where success) from audit.dq_results where batch_id = %s",
+                          (int(sys.argv[1]),)).fetchone()
+print(json.dumps({"seconds": seconds, "status": gate.status, "expectations": checks[0], "passed": checks[1],
+                  "baseline_mb": baseline, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def gate_benchmark(db, batch_id: int) -> dict:
+    """The quality gate (``quality.validate_batch``) on a loaded batch, in a child process.
+
+    Returns the child's figures: ``seconds`` (validation, store, ledger), ``status``,
+    ``expectations``/``passed`` (rows in ``audit.dq_results``), ``baseline_mb`` (the
+    process with Great Expectations imported) and ``peak_mb`` (peak resident memory).
+    Target (issue 10): within the loader's own time, under 300 MB peak.
+    """
+    env = {**os.environ, "HM_DATABASE_URL": db.url, "PYTHONPATH": str(ROOT / "plugins")}
+    out = subprocess.run([sys.executable, "-c", GATE_CHILD, str(batch_id)], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def load_benchmark(rows: int, server: config.Database) -> None:
     from household_monitoring.contracts import load_contracts
     from household_monitoring.database import connect, create_database, drop_database, migrate
@@ -333,6 +372,8 @@ def load_benchmark(rows: int, server: config.Database) -> None:
                 print(f"{label} failed: {out.stderr[-2000:]}")
                 continue
             children[label] = json.loads(out.stdout.strip().splitlines()[-1])
+        if "loader" in children:
+            children["gate"] = gate_benchmark(db, children["loader"]["batch_id"])
     finally:
         drop_database(server, name)
     mb = path.stat().st_size / 1e6
@@ -348,6 +389,16 @@ def load_benchmark(rows: int, server: config.Database) -> None:
         print(
             f"loader peak memory: {child['peak_mb']:.0f} MB (process after imports: {child['baseline_mb']:.0f} MB, "
             f"growth {child['peak_mb'] - child['baseline_mb']:.0f} MB)"
+        )
+    if "gate" in children:
+        gate, loader = children["gate"], children["loader"]["seconds"]
+        print(
+            f"quality gate (GX, {gate['expectations']} expectations, {gate['passed']} passed, {gate['status']}): "
+            f"{gate['seconds']:6.2f} s, ratio gate / loader {gate['seconds'] / loader:.2f} (target <= 1)"
+        )
+        print(
+            f"gate peak memory: {gate['peak_mb']:.0f} MB (target < 300; process with GX imported: "
+            f"{gate['baseline_mb']:.0f} MB, growth {gate['peak_mb'] - gate['baseline_mb']:.0f} MB)"
         )
     if "pandas" in children:
         child = children["pandas"]

@@ -11,6 +11,14 @@ The bundle is Superset's native export format (``metadata.yaml``, ``databases/``
 (required), so no host or password is kept in the repository. Superset stores the password encrypted
 with its SECRET_KEY.
 
+Language: the bundle in the repository is English; the titles, chart names and labels (the keys
+``SUPERSET_TEXT_KEYS`` of ``household_monitoring.i18n``) are translated here, at provisioning, from the
+gettext catalog ``superset`` of the project (``plugins/household_monitoring/locale``), into
+``HM_LANGUAGE`` (default ``zh_CN``; ``en`` keeps the English). The module is loaded from its file
+(``HM_I18N_MODULE``, default ``../plugins/household_monitoring/i18n.py``): it needs only Babel and
+PyYAML, which Superset's environment has. Names of data values (risk factors, levels, income bands)
+come translated from the reporting views (dbt seeds, same ``HM_LANGUAGE``).
+
 The import is Superset's ``ImportAssetsCommand`` (what ``POST /api/v1/assets/import/`` runs), acting as
 the admin user ``HM_SUPERSET_ADMIN`` (default ``admin``): it overwrites objects with the same UUIDs, so
 re-running it updates the connection, datasets, charts and dashboard in place and never duplicates them.
@@ -23,6 +31,7 @@ Exit status 0 on success; 1 with the validation messages of Superset's importer 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import zipfile
@@ -32,6 +41,19 @@ import yaml
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLE_ROOT = "county_risk_monitoring"
+I18N_MODULE = Path(__file__).resolve().parents[1] / "plugins" / "household_monitoring" / "i18n.py"
+
+
+def load_i18n():
+    """The project's ``household_monitoring.i18n`` module, loaded from its file (not the installed package)."""
+    path = Path(os.environ.get("HM_I18N_MODULE") or I18N_MODULE)
+    if not path.is_file():
+        raise SystemExit(f"{path}: the project's i18n module is missing (set HM_I18N_MODULE)")
+    spec = importlib.util.spec_from_file_location("hm_i18n", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def bundle_contents(warehouse_uri: str) -> dict[str, str]:
@@ -66,7 +88,12 @@ def main() -> int:
     if not uri:
         print("HM_SUPERSET_WAREHOUSE_URI is not set (the warehouse as the analyst role)", file=sys.stderr)
         return 1
-    contents = bundle_contents(uri)
+    i18n = load_i18n()
+    try:
+        contents = i18n.translate_superset_assets(bundle_contents(uri), os.environ.get("HM_LANGUAGE"))
+    except i18n.I18nError as exc:
+        print(f"cannot translate the dashboard: {exc}", file=sys.stderr)
+        return 1
     if args.zip:
         write_zip(contents, args.zip)
 

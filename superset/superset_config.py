@@ -50,3 +50,8 @@ DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 CONTENT_SECURITY_POLICY_WARNING = False
 LOG_LEVEL = os.environ.get("SUPERSET_LOG_LEVEL", "WARNING")
 ROW_LIMIT = 10000
+
+# The interface in the project's language (HM_LANGUAGE, as the report and the dashboard's titles:
+# Simplified Chinese by default, English by configuration); Superset ships both translations.
+LANGUAGES = {"zh": {"flag": "cn", "name": "简体中文"}, "en": {"flag": "us", "name": "English"}}
+BABEL_DEFAULT_LOCALE = "en" if os.environ.get("HM_LANGUAGE", "zh_CN").lower().startswith("en") else "zh"

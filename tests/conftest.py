@@ -127,12 +127,34 @@ def chromium_path() -> str | None:
     return None
 
 
+def _fontconfig_with_the_project_font(folder: Path) -> Path:
+    """A fontconfig file: the machine's fonts plus the project's Noto Sans CJK (package noto-cjk-sans-otc).
+
+    A county official's browser has a Chinese font (every Chinese system ships one); this machine and CI
+    have none. The county daily report carries its own font and does not need this; Superset's pages
+    take their fonts from the viewer's system, so the browser of the tests gets the one a viewer has.
+    """
+    from household_monitoring.fonts import report_font
+
+    (folder / "cache").mkdir(parents=True, exist_ok=True)
+    config = folder / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"<dir>{report_font().path.parent}</dir><cachedir>{folder / 'cache'}</cachedir></fontconfig>\n",
+        encoding="utf-8",
+    )
+    return config
+
+
 @pytest.fixture(scope="session")
-def browser():
+def browser(tmp_path_factory):
     """A headless Chromium (the system's, driven by Playwright), shared by the session.
 
     Without a Chromium the tests that use it are skipped with the reason, unless
     ``HM_REQUIRE_BROWSER=1`` (set in CI), which turns the missing browser into a failure.
+    Its fonts: the machine's plus the project's Chinese font, as a viewer's system has one
+    (``_fontconfig_with_the_project_font``).
     Usage: ``page = browser.new_page(); page.goto(path.as_uri())``.
     """
     path = chromium_path()
@@ -144,6 +166,8 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        fontconfig = _fontconfig_with_the_project_font(tmp_path_factory.mktemp("fontconfig"))
+        env = {**os.environ, "FONTCONFIG_FILE": str(fontconfig)}
+        chromium = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS, env=env)
         yield chromium
         chromium.close()

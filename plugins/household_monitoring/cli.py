@@ -7,6 +7,9 @@
     hm summary [--as-of D]  warnings, reconciliation and where everything is
     hm dbt-sources [--check]  regenerate (or check) the dbt sources from the contracts
     hm superset start|stop|provision|status   Apache Superset on 127.0.0.1 with the county dashboard
+    hm stack start [--workers N]|status|stop   the Airflow service (scheduler, Celery workers) on 127.0.0.1
+    hm stack backfill --from D --to D          backfill business days D..D, one run at a time in date order
+    hm push SOURCE DATE FILE                   tell the service a department's file landed (NATS JetStream)
 
 The warehouse is the server named by ``HM_DATABASE_URL`` or ``PG*`` variables;
 when none is, ``hm run`` starts the private server and stops it when done.
@@ -423,6 +426,75 @@ def cmd_superset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stack(args: argparse.Namespace) -> int:
+    """``hm stack``: start, status, stop the Airflow service; backfill a range of business days."""
+    from household_monitoring.service.stack import Stack, StackError, backfill_dates
+
+    stack = Stack()
+    try:
+        if args.action == "stop":
+            stopped = stack.stop()
+            _say(f"stopped: {', '.join(stopped)}" if stopped else "the stack was not running")
+            return 0
+        if args.action == "status":
+            status = stack.status()
+            if not status["processes"]:
+                _say("no stack started (`hm stack start`)")
+                return 1
+            _say(f"Airflow {status['url']} ({status['executor']}, {status['workers']} Celery worker(s))")
+            for name, state in status["processes"].items():
+                _say(f"  {name:<14}{state}")
+            health = status["health"] or {}
+            _say("  health: " + (", ".join(f"{k} {v.get('status')}" for k, v in health.items()) or "no answer"))
+            return 0 if status["health"] else 1
+        if args.action == "backfill":
+            if not (args.start and args.end):
+                _say("hm stack backfill needs --from and --to (business days, YYYY-MM-DD)")
+                return 2
+            start, end = backfill_dates(args.start, args.end)
+            result = stack.airflow(
+                [
+                    *("backfill", "create", "--dag-id", DAG_ID, "--from-date", start, "--to-date", end),
+                    *("--max-active-runs", "1", "--reprocess-behavior", "completed"),
+                ]
+            )
+            _say((result.stdout + result.stderr).strip()[-2000:])
+            return result.returncode
+        from household_monitoring.database import create_database
+        from household_monitoring.pipeline import prepare_warehouse
+
+        db = _warehouse_or_private()
+        db = create_database(db, db.dbname)
+        prepare_warehouse(db)
+        _say(f"warehouse {db.host}:{db.port}/{db.dbname}; starting Airflow in {stack.home} (about a minute)")
+        state = stack.start(workers=args.workers, executor=args.executor, port=args.port, warehouse=db, say=_say)
+        _say(f"Airflow UI: {state.url}  (user admin, password: {stack.admin_password()})")
+        _say(f"  executor {state.executor}" + (f", {state.workers} Celery worker(s)" if state.workers else ""))
+        _say(f"  logs {stack.logs}; `hm stack status`, `hm stack stop`")
+        _say("  backfill: `hm stack backfill --from 2024-07-15 --to 2024-07-17`")
+    except StackError as exc:
+        _say(f"error: {exc}")
+        return 1
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """``hm push``: publish a department's push (the file must already be in the landing zone)."""
+    from household_monitoring.service.push import Push, nats_settings, publish
+
+    path = config.landing_dir() / args.source / args.date.isoformat() / args.file
+    if not path.is_file():
+        _say(f"error: {path} is not in the landing zone: copy the file there first")
+        return 2
+    try:
+        publish([Push(args.source, args.date, args.file)])
+    except Exception as exc:
+        _say(f"error: the push was not accepted by NATS {nats_settings()[0]}: {type(exc).__name__}: {exc}")
+        return 1
+    _say(f"pushed {args.source} {args.date} {args.file}: the service loads it and rebuilds the marts")
+    return 0
+
+
 def cmd_i18n(args: argparse.Namespace) -> int:
     from household_monitoring import i18n
 
@@ -489,6 +561,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", nargs="?", default="start", choices=["start", "stop", "provision", "status"])
     p.add_argument("--port", type=int, help="port to listen on (default HM_SUPERSET_PORT or 8088)")
     p.set_defaults(func=cmd_superset)
+    p = sub.add_parser("stack", help="the Airflow service on this machine (scheduler, Celery workers)")
+    p.add_argument("action", choices=["start", "status", "stop", "backfill"])
+    p.add_argument("--workers", type=int, default=1, help="Celery workers (default 1; 0: LocalExecutor)")
+    p.add_argument("--executor", choices=["auto", "celery", "local"], default="auto")
+    p.add_argument("--port", type=int, help="api-server port on 127.0.0.1 (default HM_AIRFLOW_PORT or 8080)")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="backfill: first business day")
+    p.add_argument("--to", dest="end", type=date.fromisoformat, help="backfill: last business day")
+    p.set_defaults(func=cmd_stack)
+    p = sub.add_parser("push", help="tell the service a department's file landed (NATS JetStream)")
+    p.add_argument("source")
+    p.add_argument("date", type=date.fromisoformat)
+    p.add_argument("file", help="file name in <landing>/<source>/<date>/")
+    p.set_defaults(func=cmd_push)
     p = sub.add_parser("i18n", help="the translations: update the catalogs from the sources, check them")
     p.add_argument("action", nargs="+", metavar="update | check | init LANGUAGE")
     p.set_defaults(func=cmd_i18n)

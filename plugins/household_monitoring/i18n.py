@@ -38,9 +38,11 @@ repository root) and runs ``hm i18n update``; a new language runs ``hm i18n init
 ``hm i18n update`` is the same as ``pybabel extract -F locale/<domain>.cfg -o locale/<domain>.pot
 --sort-output --add-location=file -c TRANSLATORS: .`` then ``pybabel update`` per language.
 
-Risk factor names are data, not program text: they come from the dbt seed ``risk_factors``
-(``dbt_project/seeds/risk_factors.csv``, one column per language) so that the marts and the reporting
-views show the same names; ``risk_factor_name()`` reads it.
+Names of data values are data, not program text: risk factors (national code list), warning levels
+and income bands come from dbt seeds with one ``name_<language>`` column per language
+(``dbt_project/seeds/risk_factors.csv``, ``warning_levels.csv``, ``income_band_names.csv``), so that the
+reporting views (dbt macro ``localized_name``, same ``HM_LANGUAGE``), the report and the dashboard show the
+same names; ``seed_name()`` and ``Translator.risk_factor``/``level`` read them.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ SOURCE_LANGUAGE = "en"
 DEFAULT_LANGUAGE = "zh_CN"
 #: The folder of the catalogs.
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-#: The seed of risk factor names (code, English key, one name column per language).
-RISK_FACTORS_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "risk_factors.csv"
+#: The dbt seeds, some with one name column per language (risk_factors, warning_levels, income_band_names).
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
 #: Comment tag for notes to translators: ``# TRANSLATORS: ...`` on the line before the string.
 COMMENT_TAG = "TRANSLATORS:"
 
@@ -75,10 +77,6 @@ class I18nError(ValueError):
 def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it (module-level constants)."""
     return message
-
-
-# TRANSLATORS: a warning level (the colour of the warning), as in "red warning".
-LEVEL_NAMES = {"red": N_("red"), "yellow": N_("yellow")}
 
 
 def available_languages() -> list[str]:
@@ -170,8 +168,8 @@ class Translator:
         return format_decimal(number, locale=self.locale)
 
     def level(self, level: str) -> str:
-        """A warning level (``red``, ``yellow``) in the language: ``红色`` / ``red``."""
-        return self.gettext(LEVEL_NAMES[level])
+        """A warning level (``red``, ``yellow``) in the language: ``红色`` / ``red`` (seed ``warning_levels``)."""
+        return seed_name("warning_levels", level, self.language)
 
     def risk_factor(self, code: str) -> str:
         """The name of risk factor ``code`` (``01`` -> ``因病`` / ``illness``); see ``risk_factor_name``."""
@@ -203,26 +201,110 @@ def _translator(resolved: str) -> Translator:
 
 
 @cache
-def _risk_factor_rows() -> dict[str, dict[str, str]]:
-    with RISK_FACTORS_SEED.open(encoding="utf-8", newline="") as handle:
-        return {row["risk_factor_code"]: row for row in csv.DictReader(handle)}
+def _seed_rows(seed: str) -> dict[str, dict[str, str]]:
+    with (SEEDS_DIR / f"{seed}.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    key = next(iter(rows[0]))  # the first column is the seed's key
+    return {row[key]: row for row in rows}
+
+
+def seed_name(seed: str, key: str, language: str | None = None) -> str:
+    """The name of ``key`` in ``language`` from a dbt seed with one ``name_<language>`` column per language.
+
+    Seeds: ``risk_factors`` (national code list: 01 因病 ... 09 因学, and the guarantees),
+    ``warning_levels`` (红色 / 黄色), ``income_band_names``. The marts and reporting views read the same seeds,
+    so the report, the dashboard and SQL show the same names. Raises ``I18nError`` for an unknown key or a
+    language the seed has no column for.
+    """
+    resolved = resolve_language(language)
+    rows = _seed_rows(seed)
+    if key not in rows:
+        raise I18nError(f"{key!r} is not in {seed}.csv")
+    column = f"name_{resolved.lower()}"
+    if column not in rows[key]:
+        raise I18nError(f"{seed}.csv has no column {column} for language {resolved}")
+    return rows[key][column]
 
 
 def risk_factor_name(code: str, language: str | None = None) -> str:
-    """The name of risk factor ``code`` in ``language`` from the seed ``risk_factors``.
+    """The name of risk factor ``code`` (``01`` -> ``因病`` / ``illness``): ``seed_name("risk_factors", ...)``."""
+    return seed_name("risk_factors", code, language)
 
-    The seed has a column ``name_<language>`` per language (``name_zh_cn``, ``name_en``) and follows
-    the national code list (01 因病 ... 09 因学, and the guarantees). Raises ``I18nError`` for an
-    unknown code or a language the seed has no column for.
+
+# --- Superset asset bundles ----------------------------------------------------------------------
+
+#: Keys of a Superset asset bundle (superset/assets/**.yaml) whose text values people read: titles,
+#: chart names, the dashboard's header and markdown, big numbers' subheaders, column and metric labels,
+#: axis titles, descriptions. Extracted into the ``superset`` catalog and translated at provisioning.
+SUPERSET_TEXT_KEYS = frozenset(
+    {
+        "dashboard_title",
+        "slice_name",
+        "sliceName",
+        "text",
+        "code",
+        "subheader",
+        "verbose_name",
+        "description",
+        "x_axis_title",
+        "y_axis_title",
+    }
+)
+
+
+def extract_superset_assets(fileobj, keywords, comment_tags, options):
+    """Babel extraction method for Superset asset YAML: every text value under ``SUPERSET_TEXT_KEYS``.
+
+    Yields ``(line number, None, text, [])`` as Babel expects; mapped in ``locale/superset.cfg`` as
+    ``[superset_assets: superset/assets/**.yaml]`` (entry point in pyproject.toml).
     """
-    resolved = resolve_language(language)
-    rows = _risk_factor_rows()
-    if code not in rows:
-        raise I18nError(f"risk factor {code!r} is not in {RISK_FACTORS_SEED.name}")
-    column = f"name_{resolved.lower()}"
-    if column not in rows[code]:
-        raise I18nError(f"{RISK_FACTORS_SEED.name} has no column {column} for language {resolved}")
-    return rows[code][column]
+    import yaml
+
+    def walk(node):
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if (
+                    isinstance(value, yaml.ScalarNode)
+                    and key.value in SUPERSET_TEXT_KEYS
+                    and value.tag.endswith(":str")
+                    and value.value.strip()
+                ):
+                    yield value.start_mark.line + 1, None, value.value, []
+                else:
+                    yield from walk(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                yield from walk(item)
+
+    root = yaml.compose(fileobj.read().decode("utf-8"))
+    if root is not None:
+        yield from walk(root)
+
+
+def translate_superset_assets(contents: dict[str, str], language: str | None = None) -> dict[str, str]:
+    """The asset bundle ``{path: YAML text}`` with every ``SUPERSET_TEXT_KEYS`` value in ``language``.
+
+    Used at provisioning (``superset/provision.py``): the repository holds the English bundle once, the
+    dashboard people open is in the configured language. Raises ``I18nError`` for an unknown language.
+    """
+    import yaml
+
+    gettext_ = translator(language).gettext
+
+    def translate(value):
+        if isinstance(value, dict):
+            return {
+                k: gettext_(v) if k in SUPERSET_TEXT_KEYS and isinstance(v, str) and v.strip() else translate(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [translate(v) for v in value]
+        return value
+
+    return {
+        path: yaml.safe_dump(translate(yaml.safe_load(text)), sort_keys=False, allow_unicode=True)
+        for path, text in contents.items()
+    }
 
 
 # --- catalog maintenance (hm i18n) -------------------------------------------------------------
@@ -254,6 +336,10 @@ def _extract(domain: str, output: Path) -> None:
     )
 
 
+def _without_dates(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if "-Date:" not in line]
+
+
 def update_catalogs() -> None:
     """Extract every domain into ``locale/<domain>.pot`` and merge it into each language's ``.po``."""
     cwd = Path.cwd()
@@ -261,7 +347,12 @@ def update_catalogs() -> None:
     try:
         for domain in domains():
             pot = LOCALE_DIR / f"{domain}.pot"
-            _extract(domain, pot)
+            fresh = pot.with_suffix(".pot.new")
+            _extract(domain, fresh)
+            if pot.exists() and _without_dates(fresh) == _without_dates(pot):
+                fresh.unlink()  # nothing new: keep the files as they are (no date-only changes in git)
+                continue
+            fresh.replace(pot)
             for language in available_languages()[1:]:
                 po = LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
                 action = "update" if po.exists() else "init"

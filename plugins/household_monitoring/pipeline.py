@@ -71,7 +71,6 @@ def ingest_source(
     ``FileNotFoundError`` when no file landed (the DAG marks the source skipped).
     """
     from household_monitoring.loading import landed_files, load_file, withdraw_missing
-    from household_monitoring.quality import validate_batch
 
     contract = load_contracts()[source]
     files = landed_files(landing or landing_dir(), contract, logical_date)
@@ -84,6 +83,8 @@ def ingest_source(
             f"{source}: no file matching {contract.file_pattern} in "
             f"{(landing or landing_dir()) / source / logical_date.isoformat()}"
         )
+    from household_monitoring.quality import validate_batch  # Great Expectations: ~5 s, only when a file landed
+
     day = SourceDay(source, logical_date.isoformat(), len(files), [], [], 0, 0, 0)
     with connect(db) as conn:
         for path in files:
@@ -99,6 +100,44 @@ def ingest_source(
     if day.held_back:
         raise SourceFailed("; ".join(day.held_back))
     return day
+
+
+#: Key of the PostgreSQL advisory lock held during a marts build: one build at a time per warehouse.
+MARTS_LOCK = "household_monitoring.build_marts"
+#: Seconds a dbt statement waits for a table lock (``HM_MARTS_LOCK_TIMEOUT``) before the build stops.
+DEFAULT_MARTS_LOCK_TIMEOUT = 120
+
+
+class MartsLocked(RuntimeError):
+    """The marts build waited longer than the lock timeout for a lock another session holds; names that session."""
+
+
+def blocking_sessions(db: Database) -> list[str]:
+    """Other sessions holding a lock on a table or view of the dbt schemas, described for a person.
+
+    Each item: ``pid N (user U, application A, client C, <state> since T): <query>, holds a lock on
+    schema.relation, ...``. Used to say who stopped a marts build; an analyst's forgotten
+    ``begin; select ...`` shows as ``idle in transaction``.
+    """
+    with connect(db, autocommit=True) as conn:
+        rows = conn.execute(
+            """select a.pid, a.usename, a.application_name, coalesce(host(a.client_addr), 'local'), a.state,
+                      a.xact_start, left(a.query, 120),
+                      string_agg(distinct n.nspname || '.' || c.relname, ', ')
+               from pg_locks l
+               join pg_class c on c.oid = l.relation
+               join pg_namespace n on n.oid = c.relnamespace
+               join pg_stat_activity a on a.pid = l.pid
+               where l.granted and a.datname = current_database() and a.pid <> pg_backend_pid()
+                 and n.nspname in ('marts', 'reporting', 'intermediate', 'staging', 'reference')
+                 and a.backend_type = 'client backend'
+               group by 1, 2, 3, 4, 5, 6, 7 order by a.xact_start"""
+        ).fetchall()
+    return [
+        f"pid {pid} (user {user}, application {app or '-'}, client {client}, {state} since "
+        f"{since.isoformat(sep=' ', timespec='seconds') if since else '?'}): {query!r}, holds a lock on {relations}"
+        for pid, user, app, client, state, since, query, relations in rows
+    ]
 
 
 def refresh_statistics(logical_date: date, db: Database) -> list[str]:
@@ -131,14 +170,40 @@ def refresh_statistics(logical_date: date, db: Database) -> list[str]:
 
 def build_marts(logical_date: date, db: Database) -> None:
     """Fresh statistics (``refresh_statistics``), then ``dbt build`` of every model, seed and test,
-    as of ``logical_date``.
+    as of ``logical_date``. Raises ``dbt.DbtFailed`` naming the failing nodes.
 
-    Raises ``dbt.DbtFailed`` naming the failing nodes.
+    Holds the warehouse's advisory lock ``MARTS_LOCK`` for the build, so two builds
+    (a backfill's and the daily run's, a push's) never run at the same time, whatever
+    runs them (scheduler, Celery workers, ``airflow dags test``): the second waits.
+    Each dbt statement waits at most ``HM_MARTS_LOCK_TIMEOUT`` seconds (default 120) for a
+    table lock (PostgreSQL ``lock_timeout``): an analyst's transaction left open on a mart
+    then stops the build with ``MartsLocked`` naming the blocking session, instead of
+    stalling it forever; the task's retry succeeds once that session ends.
     """
-    from household_monitoring.dbt import run_dbt
+    from household_monitoring.dbt import DbtFailed, run_dbt
 
-    refresh_statistics(logical_date, db)
-    run_dbt(["build", "--vars", f"{{as_of_date: '{logical_date.isoformat()}'}}"], db=db, salt=id_salt())
+    timeout = int(os.environ.get("HM_MARTS_LOCK_TIMEOUT") or DEFAULT_MARTS_LOCK_TIMEOUT)
+    previous = os.environ.get("PGOPTIONS")
+    with connect(db, autocommit=True) as lock:
+        lock.execute("select pg_advisory_lock(hashtext(%s))", (MARTS_LOCK,))
+        refresh_statistics(logical_date, db)
+        os.environ["PGOPTIONS"] = f"{previous or ''} -c lock_timeout={timeout * 1000}".strip()
+        try:
+            run_dbt(["build", "--vars", f"{{as_of_date: '{logical_date.isoformat()}'}}"], db=db, salt=id_salt())
+        except DbtFailed as failed:
+            if "lock timeout" not in str(failed):
+                raise
+            blockers = blocking_sessions(db) or ["(the blocking session has ended since)"]
+            raise MartsLocked(
+                f"marts build as of {logical_date} waited {timeout} s (HM_MARTS_LOCK_TIMEOUT) for a table lock held "
+                f"by: {'; '.join(blockers)}. It goes on when that session commits or rolls back "
+                f"(or: select pg_terminate_backend(<pid>)); the task retries."
+            ) from failed
+        finally:
+            if previous is None:
+                os.environ.pop("PGOPTIONS", None)
+            else:
+                os.environ["PGOPTIONS"] = previous
 
 
 def publish_report(logical_date: date, db: Database) -> str:
@@ -169,7 +234,11 @@ def publish_worklists(logical_date: date, db: Database) -> dict:
 
 
 def audit_day(logical_date: date, db: Database) -> dict:
-    """The day's reconciliation from the ledger; raises ``SourceFailed`` if a batch was held back.
+    """Data Docs of the day's validations, then the day's reconciliation from the ledger.
+
+    Raises ``SourceFailed`` if a batch was held back (after the Data Docs are built, so
+    the auditor can read why). The Data Docs are rendered here, once per run, from the
+    results the gate stored for every batch of the day (``data_docs.build_data_docs``).
 
     Returns ``{"batches": n, "rows_read": n, "rows_loaded": n, "rows_quarantined": n,
     "sources_without_file": [source, ...]}``. A source with no file for the day is a
@@ -177,6 +246,9 @@ def audit_day(logical_date: date, db: Database) -> dict:
     never a failure of the run, since a department that sends nothing on a holiday, or
     sends monthly, is normal; a source past its contract's freshness is ``is_stale`` there.
     """
+    from household_monitoring.data_docs import build_data_docs
+
+    build_data_docs(db, logical_date)
     with connect(db) as conn:
         rows = conn.execute(
             """select source, file_name, status, rows_read, rows_loaded, rows_quarantined, message

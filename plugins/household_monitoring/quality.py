@@ -3,15 +3,34 @@
 Write-audit-publish: the loader writes a batch to ``raw.<source>`` with ledger
 status ``loaded``; dbt's staging reads only ``published`` batches. ``validate_batch``
 runs the source's suite (built from its contract, :func:`build_suite`) on the
-batch's rows in PostgreSQL through a checkpoint that also updates Data Docs,
-stores one row per expectation in ``audit.dq_results``, and sets the ledger status
-to ``published`` when every *blocking* expectation holds, else to
-``failed_validation`` with a message naming the file and the failed checks.
+batch's rows in PostgreSQL, stores the validation result in the GX store (Data Docs
+are rendered from it once per DAG run, see ``data_docs``), stores one row per
+expectation in ``audit.dq_results``, and sets the ledger status to ``published`` when
+every *blocking* expectation holds, else to ``failed_validation`` with a message
+naming the file and the failed checks.
 
 Blocking expectations are those the loader already guarantees row by row (a
 failure means the batch is not what the loader said it was) and the volume check
 (a file with no record is not a day's extract). Non-blocking ones (duplicate keys,
 dates after the logical date) are reported in Data Docs and ``audit.dq_results``.
+
+Cost (issue 10: the gate costs no more than the load it guards). Every expectation
+runs in the database, on the batch (``where _batch_id = N``, a BRIN index), with the
+SUMMARY result format; nothing brings the batch to the client:
+
+- GX reads a *query* asset's columns by running the bare query and looking at the
+  cursor's description, and psycopg2's cursor fetches every row first (a 1M-row batch:
+  ~400 MB on the client; ``expectations/metrics/util.py``, ``column_reflection_fallback``).
+  The batch is therefore a *table* asset on a view ``raw._gate_<source>``
+  (``select * from raw.<source> where _batch_id = N``), created for the validation and
+  dropped after it: its columns come from the catalogue. (A server-side cursor is no
+  way out: GX's metric queries then fail with "named cursor isn't valid anymore".)
+- GX's column-map expectations fetch up to ``partial_unexpected_count`` example values
+  in a query of their own, one per expectation, which scans the whole batch when
+  there is no such value (the usual case). The first pass asks for no example
+  (``LIMIT 0``: no scan); the unexpected *counts* come from one aggregate query over
+  all columns. Only expectations that found unexpected values run again, with 20
+  examples, and replace their first-pass result.
 
 Great Expectations is imported inside the functions: importing it costs ~5 s.
 The file-mode context under ``config.data_docs_dir()`` is shared by every task,
@@ -65,14 +84,11 @@ def build_suite(contract: Contract, logical_date: date, previous_rows: int | Non
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    suite = gx.ExpectationSuite(
-        name=suite_name(contract),
-        meta={"contract": f"expectations/contracts/{contract.source}.yml", "logical_date": logical_date.isoformat()},
-    )
+    expectations = []
 
     def add(expectation, blocking: bool, rule: str) -> None:
         expectation.meta = {"blocking": blocking, "rule": rule}
-        suite.add_expectation(expectation)
+        expectations.append(expectation)
 
     add(gxe.ExpectTableRowCountToBeBetween(min_value=1), True, "volume: a day's extract has at least one record")
     if contract.full_extract and previous_rows:
@@ -144,10 +160,29 @@ def build_suite(contract: Contract, logical_date: date, previous_rows: int | Non
             True,
             f"contract row rule {rule.name}",
         )
-    return suite
+    # Built in one go: adding expectations one by one to a suite whose name is already in the
+    # store saves the whole suite after each one (~0.3 s each here).
+    return gx.ExpectationSuite(
+        name=suite_name(contract),
+        expectations=expectations,
+        meta={"contract": f"expectations/contracts/{contract.source}.yml", "logical_date": logical_date.isoformat()},
+    )
 
 
-def _context(db: Database):
+#: First pass: counts and observed values, no example value (no scan per expectation).
+RESULT_FORMAT_COUNTS = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+#: Second pass, for the expectations that found unexpected values: up to 20 examples each.
+RESULT_FORMAT_EXAMPLES = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+
+
+def gx_context(db: Database):
+    """The project's file-mode GX context (under ``config.data_docs_dir()``), with offline settings.
+
+    Progress bars off, and the Data Docs site without GX's "how to" buttons (links to its
+    online documentation, useless on a network without the internet), with an index
+    builder whose cost does not grow with the results kept (``data_docs_index``).
+    The caller holds the context lock.
+    """
     import great_expectations as gx
 
     os.environ[URL_VARIABLE] = db.sqlalchemy_url
@@ -160,16 +195,80 @@ def _context(db: Database):
 
         context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         context.variables.save()
-    # The connection string stays a ${VARIABLE} in the YAML: no password on disk.
-    datasource = context.data_sources.add_or_update_postgres(
-        name=DATASOURCE, connection_string="${" + URL_VARIABLE + "}"
-    )
-    return context, datasource
+    sites = context.variables.data_docs_sites or {}
+    site = sites.get("local_site")
+    index_builder = {"class_name": "CachedSiteIndexBuilder", "module_name": "household_monitoring.data_docs_index"}
+    if site is not None and (site.get("show_how_to_buttons", True) or site.get("site_index_builder") != index_builder):
+        site["show_how_to_buttons"] = False
+        site["site_index_builder"] = index_builder  # lists every validation without re-reading each
+        context.variables.data_docs_sites = sites
+        context.variables.save()
+        context = gx.get_context(mode="file", project_root_dir=str(data_docs_dir()))
+    return context
+
+
+def _batch_definition(db: Database, contract: Contract):
+    """``(context, batch definition)`` of the source's gate view ``raw._gate_<source>`` (see the module docstring).
+
+    Datasource, asset and batch definition are written to the context's YAML only the
+    first time (each write re-reads and re-substitutes the whole configuration).
+    """
+    context = gx_context(db)
+    url = "${" + URL_VARIABLE + "}"  # the YAML keeps the variable: no password on disk
+    if DATASOURCE in context.data_sources.all():
+        datasource = context.data_sources.get(DATASOURCE)
+    else:
+        datasource = context.data_sources.add_postgres(name=DATASOURCE, connection_string=url)
+    name, view = f"{contract.source}__batch", gate_view(contract).split(".")[1]
+    if name in datasource.get_asset_names():
+        asset = datasource.get_asset(name)
+        if getattr(asset, "table_name", None) != view or getattr(asset, "schema_name", None) != "raw":
+            datasource.delete_asset(name)  # a query asset of an earlier version
+            asset = None
+    else:
+        asset = None
+    if asset is None:
+        asset = datasource.add_table_asset(name=name, table_name=view, schema_name="raw")
+    try:
+        return context, asset.get_batch_definition("batch")
+    except KeyError:
+        return context, asset.add_batch_definition_whole_table(name="batch")
+
+
+def gate_view(contract: Contract) -> str:
+    """The view the gate validates: ``raw._gate_<source>``, one batch of the raw table at a time."""
+    return f"raw._gate_{contract.source}"
 
 
 def data_docs_index() -> Path:
-    """The Data Docs site's index page."""
+    """The Data Docs site's index page (built by ``data_docs.build_data_docs``)."""
     return data_docs_dir() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def _has_unexpected(result) -> bool:
+    return bool((result.result or {}).get("unexpected_count"))
+
+
+def run_suite(batch_definition, suite):
+    """Validate ``suite`` on the batch in two passes (see the module docstring); return the suite result.
+
+    Returns a ``great_expectations.core.ExpectationSuiteValidationResult`` whose results
+    carry, for every expectation, its observed value / unexpected and element counts,
+    and for those that found unexpected values up to 20 example values.
+    """
+    from great_expectations.validator.v1_validator import Validator
+
+    validator = Validator(batch_definition=batch_definition, result_format=RESULT_FORMAT_COUNTS)
+    suite_result = validator.validate_expectation_suite(suite)
+    again = [i for i, r in enumerate(suite_result.results) if _has_unexpected(r)]
+    if again:
+        validator.result_format = RESULT_FORMAT_EXAMPLES
+        by_id = {e.id: e for e in suite.expectations}
+        for i in again:
+            expectation = by_id.get(suite_result.results[i].expectation_config.id)
+            if expectation is not None:
+                suite_result.results[i] = validator.validate_expectation(expectation)
+    return suite_result
 
 
 def _store_results(conn, contract: Contract, batch_id: int, logical_date: date, results) -> list[str]:
@@ -222,6 +321,34 @@ def _store_results(conn, contract: Contract, batch_id: int, logical_date: date, 
     return failed
 
 
+def _store_validation_result(context, suite_result, run_name: str) -> None:
+    """Keep a suite result in the context's validation results store, as a checkpoint run would.
+
+    Data Docs (``data_docs.build_data_docs``) render it later; ``run_name`` is
+    ``<source>-<YYYY-MM-DD>-batch<N>`` so a day's results can be picked out.
+    """
+    import datetime as dt
+
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
+    suite_result.meta["run_id"] = run_id
+    suite_result.meta["validation_time"] = run_id.run_time
+    suite_result.meta["batch_parameters"] = None
+    suite_id = ExpectationSuiteIdentifier(name=suite_result.suite_name)
+    context.validation_results_store.store_validation_results(
+        suite_validation_result=suite_result,
+        suite_validation_result_identifier=ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=suite_result.batch_id
+        ),
+        expectation_suite_identifier=suite_id,
+    )
+
+
 def validate_batch(conn: psycopg.Connection, db: Database, contract: Contract, batch_id: int) -> GateResult:
     """Validate one loaded batch and publish it or hold it back (see the module docstring).
 
@@ -229,7 +356,6 @@ def validate_batch(conn: psycopg.Connection, db: Database, contract: Contract, b
     Raises ``LookupError`` when the batch does not exist.
     """
     import fasteners
-    import great_expectations as gx
 
     row = conn.execute(
         "select status, logical_date, file_name, message from audit.load_batches where batch_id = %s", (batch_id,)
@@ -240,42 +366,36 @@ def validate_batch(conn: psycopg.Connection, db: Database, contract: Contract, b
     if status == "rejected":
         return GateResult(batch_id, "rejected", message)
 
+    previous = None
+    if contract.full_extract:
+        previous = conn.execute(
+            """select sum(rows_loaded) from audit.load_batches
+               where source = %s and status = 'published'
+                 and logical_date = (select max(logical_date) from audit.load_batches
+                                     where source = %s and status = 'published' and logical_date < %s)""",
+            (contract.source, contract.source, logical_date),
+        ).fetchone()[0]
+    view = gate_view(contract)
     lock = fasteners.InterProcessLock(str(data_docs_dir() / ".gx.lock"))
     data_docs_dir().mkdir(parents=True, exist_ok=True)
-    with lock:
-        context, datasource = _context(db)
-        asset_name = f"{contract.source}__batch"
-        if asset_name in datasource.get_asset_names():
-            datasource.delete_asset(asset_name)
-        asset = datasource.add_query_asset(
-            name=asset_name, query=f"select * from {contract.raw_table} where _batch_id = {int(batch_id)}"
-        )
-        batch_definition = asset.add_batch_definition_whole_table(name="batch")
-        previous = None
-        if contract.full_extract:
-            previous = conn.execute(
-                """select sum(rows_loaded) from audit.load_batches
-                   where source = %s and status = 'published'
-                     and logical_date = (select max(logical_date) from audit.load_batches
-                                         where source = %s and status = 'published' and logical_date < %s)""",
-                (contract.source, contract.source, logical_date),
-            ).fetchone()[0]
-        suite = context.suites.add_or_update(build_suite(contract, logical_date, previous))
-        validation = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{contract.source}__batch", data=batch_definition, suite=suite)
-        )
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=f"{contract.source}__gate",
-                validation_definitions=[validation],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-                result_format={"result_format": "SUMMARY"},
+    if not conn.autocommit:
+        conn.commit()  # GX reads through its own connection: the view must be committed, not a savepoint
+    with lock:  # one validation at a time: the view and the context's files are shared
+        with conn.transaction():
+            conn.execute(
+                f"create or replace view {view} as select * from {contract.raw_table} where _batch_id = {int(batch_id)}"
             )
-        )
-        run = checkpoint.run(
-            run_id=gx.core.run_identifier.RunIdentifier(run_name=f"{contract.source}-{logical_date}-batch{batch_id}")
-        )
-    results = [r for vr in run.run_results.values() for r in vr.results]
+        try:
+            context, batch_definition = _batch_definition(db, contract)
+            suite = context.suites.add_or_update(build_suite(contract, logical_date, previous))
+            suite_result = run_suite(batch_definition, suite)
+            _store_validation_result(context, suite_result, f"{contract.source}-{logical_date}-batch{batch_id}")
+        finally:
+            if not conn.autocommit:
+                conn.rollback()  # a failed statement would leave the transaction unusable
+            with conn.transaction():
+                conn.execute(f"drop view if exists {view}")
+    results = suite_result.results
     with conn.transaction():
         failed = _store_results(conn, contract, batch_id, logical_date, results)
         if failed:

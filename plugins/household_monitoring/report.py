@@ -8,10 +8,22 @@ text kept as text, so the page needs no network, no script and no other file. Ea
 chart has a table of the same numbers next to it (for readers, screen readers and the
 browser test), cells marked with ``data-*`` attributes.
 
+Language: Simplified Chinese by default, English by configuration (``HM_LANGUAGE``, see
+``household_monitoring.i18n``); every word of the page comes from the gettext catalog
+``locale/<language>/LC_MESSAGES/report.po``, risk factor names from the seed ``risk_factors``
+(national code list), dates in the language's form (Babel).
+
+Font: the page embeds the subset of Noto Sans CJK SC its characters need (``fonts``), so Chinese
+shows on a viewer with no Chinese font; a character the font lacks raises ``fonts.GlyphMissing``
+and no page is written (matplotlib's "Glyph missing" warning is an error here, never silenced).
+
 Sections (issue 6): open warnings by risk factor and level; open warnings by township
-and level; open warnings per day over the ``TREND_DAYS`` days up to the date; overdue
-home visits (awaiting a visit longer than the ``service_targets`` seed allows) by village,
-and the list of them. Links: dbt docs (``generate_dbt_docs``, a self-contained page in
+and level; open warnings per day over the last ``trend_days`` (seed ``reporting_settings``,
+30) up to the date, starting on the first day the pipeline had data (the ledger's first
+published batch: days before it are not drawn as zeros, the section says from when data
+exists; view ``reporting.open_warnings_by_day``); overdue home visits
+(awaiting a visit longer than the ``service_targets`` seed allows) by village, and the list
+of them. Links: dbt docs (``generate_dbt_docs``, a self-contained page in
 ``<reports>/dbt-docs/index.html``) and the Great Expectations Data Docs (``quality``).
 
 The marts must describe the date asked for: ``ReportError`` is raised when
@@ -25,17 +37,20 @@ import html
 import io
 import logging
 import os
+import re
 import shutil
+import string
+import warnings
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from household_monitoring.config import Database, reports_dir
+from household_monitoring import fonts
+from household_monitoring.config import Database, data_docs_dir, reports_dir
+from household_monitoring.i18n import N_, Translator, translator
 
 log = logging.getLogger(__name__)
 
-#: Days shown in the trend chart (the date and the days before it).
-TREND_DAYS = 30
 LEVEL_COLOURS = {"red": "#c0392b", "yellow": "#e6b800"}
 LEVELS = ("red", "yellow")
 
@@ -52,17 +67,29 @@ class Figures:
     by_factor: list[tuple[str, str, str, int]] = field(default_factory=list)  # factor code, factor, level, open
     by_township: list[tuple[str, str, str, int]] = field(default_factory=list)  # code, name, level, open
     trend: list[tuple[date, int]] = field(default_factory=list)  # day, open warnings that day
+    first_data_day: date | None = None  # first day of the trend (None: no data yet)
+    trend_days: int = 30  # the trend's window (seed reporting_settings), the as-of date included
     overdue_by_village: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     # township name, village code, village name, overdue visits, longest wait (days)
     overdue: list[tuple] = field(default_factory=list)
-    # warning id, household id, village name, risk factor, level, raised on, days awaiting
+    # warning id, household id, village name, risk factor code, level, raised on, days awaiting
     households_below_line: list[tuple[str, int]] = field(default_factory=list)  # band, households
     total_open: int = 0
+
+    @property
+    def trend_cut(self) -> bool:
+        """True when the trend starts later than ``trend_days`` ago because there was no data before."""
+        return self.first_data_day is not None and self.first_data_day > self.as_of_date - timedelta(
+            days=self.trend_days - 1
+        )
 
 
 def collect_figures(conn, logical_date: date) -> Figures:
     """Query the report's figures for ``logical_date`` from the marts and reporting views.
 
+    The trend is ``reporting.open_warnings_by_day`` (the ``trend_days`` of seed ``reporting_settings`` up
+    to the date, from the ledger's first published batch on: no zeros for days without data), the view
+    the dashboard's line chart reads too.
     Raises ``ReportError`` when the marts were built as of another date.
     """
     built = conn.execute("select max(as_of_date) from marts.fct_risk_warnings").fetchone()[0]
@@ -84,16 +111,12 @@ def collect_figures(conn, logical_date: date) -> Figures:
            order by 1, 3"""
     ).fetchall()
     figures.total_open = conn.execute("select count(*) from marts.fct_risk_warnings where is_open").fetchone()[0]
-    first_day = logical_date - timedelta(days=TREND_DAYS - 1)
+    figures.trend_days = conn.execute("select trend_days from reference.reporting_settings").fetchone()[0]
     figures.trend = conn.execute(
-        """select day::date, count(warnings.warning_id)::int
-           from generate_series(%s::date, %s::date, interval '1 day') as day
-           left join marts.fct_risk_warnings as warnings
-             on warnings.raised_on <= day
-            and (warnings.lifted_on is null or warnings.lifted_on > day)
-           group by day order by day""",
-        (first_day, logical_date),
+        """select trend_day, sum(open_warnings)::int from reporting.open_warnings_by_day
+           group by trend_day order by trend_day"""
     ).fetchall()
+    figures.first_data_day = figures.trend[0][0] if figures.trend else None
     figures.overdue_by_village = conn.execute(
         """select coalesce(township_name, township_code), village_code, coalesce(village_name, village_code),
                   count(*)::int, max(days_awaiting_home_visit)::int
@@ -101,7 +124,7 @@ def collect_figures(conn, logical_date: date) -> Figures:
            group by 1, 2, 3 order by 4 desc, 2"""
     ).fetchall()
     figures.overdue = conn.execute(
-        """select warning_id, household_id, coalesce(village_name, village_code), risk_factor, warning_level,
+        """select warning_id, household_id, coalesce(village_name, village_code), risk_factor_code, warning_level,
                   raised_on, days_awaiting_home_visit
            from reporting.time_to_verification where is_overdue
            order by days_awaiting_home_visit desc, village_code, warning_id"""
@@ -112,8 +135,11 @@ def collect_figures(conn, logical_date: date) -> Figures:
     return figures
 
 
+# -- charts ----------------------------------------------------------------------------------------------------
+
+
 def _svg(fig) -> str:
-    """A matplotlib figure as inline SVG (text as text: the browser draws it, CJK included)."""
+    """A matplotlib figure as inline SVG (text as text, drawn by the browser in the embedded font)."""
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
@@ -123,29 +149,33 @@ def _svg(fig) -> str:
     return text[text.index("<svg") :]
 
 
-def _grouped_bars(categories: list[str], keys: list[str], counts: dict[tuple[str, str], int], gid: str, title: str):
+def _grouped_bars(categories: list[str], keys: list[str], counts: dict[tuple[str, str], int], gid: str, t: Translator):
     """Bars of open warnings per category and level; each bar's SVG group id is ``<gid>-<key>-<level>``."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
+    _ = t.gettext
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(categories) + 2), 3.6))
     width = 0.38
     for offset, level in enumerate(LEVELS):
         xs = [i + (offset - 0.5) * width for i in range(len(keys))]
         heights = [counts.get((key, level), 0) for key in keys]
-        bars = ax.bar(xs, heights, width, label=level, color=LEVEL_COLOURS[level])
+        bars = ax.bar(xs, heights, width, label=t.level(level), color=LEVEL_COLOURS[level])
         for key, bar in zip(keys, bars, strict=True):
             bar.set_gid(f"{gid}-{key}-{level}")
         ax.bar_label(bars, labels=[str(h) if h else "" for h in heights], padding=2, fontsize=9)
     ax.set_xticks(range(len(keys)), categories, rotation=20 if len(keys) > 3 else 0, ha="right")
-    ax.set_ylabel("open warnings")
-    ax.set_title(title)
-    ax.legend(title="level")
+    ax.set_ylabel(_("open warnings"))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(title=_("level"))
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
 
-def _trend_chart(trend: list[tuple[date, int]]):
+def _trend_chart(trend: list[tuple[date, int]], t: Translator):
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 3.2))
     days = [day for day, _ in trend]
@@ -153,16 +183,21 @@ def _trend_chart(trend: list[tuple[date, int]]):
     (line,) = ax.plot(days, values, marker="o", markersize=3, color="#2c3e50")
     line.set_gid("trend-line")
     ax.annotate(str(values[-1]), (days[-1], values[-1]), textcoords="offset points", xytext=(4, 4), fontsize=9)
-    ax.set_ylabel("open warnings")
-    ax.set_title(f"Open warnings per day, {days[0]} .. {days[-1]}")
+    ax.set_ylabel(t.gettext("open warnings"))
     ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    if len(days) == 1:
+        ax.set_xticks(days)
     fig.autofmt_xdate()
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
 
-def _overdue_chart(rows: list[tuple[str, str, str, int, int]]):
+def _overdue_chart(rows: list[tuple[str, str, str, int, int]], t: Translator):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, max(2.0, 0.35 * len(rows) + 1)))
     labels = [f"{village} ({code})" for _, code, village, _, _ in rows]
@@ -173,54 +208,51 @@ def _overdue_chart(rows: list[tuple[str, str, str, int, int]]):
     ax.bar_label(bars, padding=2, fontsize=9)
     ax.set_yticks(range(len(rows)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("overdue home visits")
-    ax.set_title("Overdue home visits by village")
+    ax.set_xlabel(t.gettext("overdue home visits"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
 
-def render_charts(figures: Figures) -> dict[str, str]:
-    """The report's charts as inline SVG strings, by section id (an empty section has no chart)."""
+def render_charts(figures: Figures, t: Translator | None = None) -> dict[str, str]:
+    """The report's charts as inline SVG strings, by section id (an empty section has no chart).
+
+    Labels in ``t``'s language (default ``HM_LANGUAGE``), laid out with the report font. Raises
+    ``fonts.GlyphMissing`` when a label has a character the font lacks (matplotlib's warning), and
+    ``fonts.FontMissing`` when there is no font.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "household-monitoring"})
-    # Glyphs the default font lacks (Chinese names) are measured approximately; the browser draws them.
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    import warnings
-
+    t = t or translator()
+    font = fonts.configure_matplotlib()
     charts = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         if figures.by_factor:
-            factors = list(dict.fromkeys((code, name) for code, name, _, _ in figures.by_factor))
+            factors = list(dict.fromkeys(code for code, _, _, _ in figures.by_factor))
             counts = {(code, level): n for code, _, level, n in figures.by_factor}
-            charts["by-factor"] = _svg(
-                _grouped_bars(
-                    [f"{name} ({code})" for code, name in factors],
-                    [code for code, _ in factors],
-                    counts,
-                    "factor",
-                    "Open warnings by risk factor and level",
-                )
-            )
+            categories = [f"{t.risk_factor(code)} ({code})" for code in factors]
+            charts["by-factor"] = _svg(_grouped_bars(categories, factors, counts, "factor", t))
         if figures.by_township:
             townships = list(dict.fromkeys((code, name) for code, name, _, _ in figures.by_township))
             counts = {(code, level): n for code, _, level, n in figures.by_township}
             charts["by-township"] = _svg(
-                _grouped_bars(
-                    [name for _, name in townships],
-                    [code for code, _ in townships],
-                    counts,
-                    "township",
-                    "Open warnings by township and level",
-                )
+                _grouped_bars([name for _, name in townships], [code for code, _ in townships], counts, "township", t)
             )
         if figures.trend:
-            charts["trend"] = _svg(_trend_chart(figures.trend))
+            charts["trend"] = _svg(_trend_chart(figures.trend, t))
         if figures.overdue_by_village:
-            charts["overdue"] = _svg(_overdue_chart(figures.overdue_by_village))
+            charts["overdue"] = _svg(_overdue_chart(figures.overdue_by_village, t))
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    if missing:
+        raise fonts.GlyphMissing(f"chart labels: {missing[0]} ({font.family}, {font.path})")
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return charts
+
+
+# -- page ------------------------------------------------------------------------------------------------------
 
 
 def _table(headers: list[str], rows: list[list[tuple[str, dict[str, str]]]], table_id: str) -> str:
@@ -236,75 +268,101 @@ def _table(headers: list[str], rows: list[list[tuple[str, dict[str, str]]]], tab
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def _section(section_id: str, title: str, chart: str | None, table: str, empty: str) -> str:
+def _section(section_id: str, title: str, chart: str | None, table: str, empty: str, note: str = "") -> str:
     figure = f'<figure class="chart" id="chart-{section_id}">{chart}</figure>' if chart else ""
+    note_html = f'<p class="note" id="note-{section_id}">{html.escape(note)}</p>' if note else ""
     content = figure + table if chart else f'<p class="empty">{html.escape(empty)}</p>' + table
-    return f'<section id="{section_id}"><h2>{html.escape(title)}</h2>{content}</section>'
+    return f'<section id="{section_id}"><h2>{html.escape(title)}</h2>{note_html}{content}</section>'
 
 
 STYLE = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2rem auto;max-width:72rem;
-color:#222;padding:0 1rem}
-h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
+body{font-family:"Noto Sans CJK SC",sans-serif;margin:2rem auto;max-width:72rem;color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}.note{color:#666}
 table{border-collapse:collapse;margin:.6rem 0 1.6rem}td,th{border:1px solid #ccc;padding:.25rem .6rem}
 td[data-count],td[data-days]{text-align:right}figure.chart{margin:0}figure.chart svg{max-width:100%;height:auto}
 .kpi{display:flex;gap:2rem}.kpi div{font-size:1.4rem}.kpi span{display:block;font-size:.8rem;color:#666}
 nav a{margin-right:1.2rem}
 """
 
+#: Link id -> label of the report's navigation (translated when the page is written).
+LINK_LABELS = {"daily-reports": N_("Daily reports"), "dbt-docs": N_("dbt docs"), "data-docs": N_("Data Docs")}
 
-def render_html(figures: Figures, charts: dict[str, str], links: dict[str, str | None]) -> str:
-    """The report page (text). ``links``: label -> relative URL, or ``None`` when not generated."""
+
+def _with_font(page: str, where: str) -> str:
+    """``page`` with the report font's glyphs for its characters embedded (``fonts.embedded_font_css``).
+
+    Raises ``fonts.GlyphMissing`` naming ``where`` when a character of the page has no glyph.
+    """
+    text = re.sub(r"<[^>]*>", " ", page)  # the text the reader sees, charts' labels included
+    css = fonts.embedded_font_css(html.unescape(text) + string.printable, where)
+    return page.replace("<style>", f"<style>{css}", 1)
+
+
+def render_html(
+    figures: Figures, charts: dict[str, str], links: dict[str, str | None], t: Translator | None = None
+) -> str:
+    """The report page (text), font included. ``links``: id (``LINK_LABELS``) -> relative URL, or ``None``.
+
+    Raises ``fonts.GlyphMissing`` when a character of the page has no glyph in the report font.
+    """
+    t = t or translator()
+    _ = t.gettext
     day = figures.as_of_date.isoformat()
+    not_generated = _("{name}: not generated")
     nav = " ".join(
-        f'<a id="link-{label.lower().replace(" ", "-")}" href="{html.escape(url)}">{html.escape(label)}</a>'
+        f'<a id="link-{key}" href="{html.escape(url)}">{html.escape(_(LINK_LABELS[key]))}</a>'
         if url
-        else f"<span>{html.escape(label)}: not generated</span>"
-        for label, url in links.items()
+        else f'<span id="link-{key}">{html.escape(not_generated.format(name=_(LINK_LABELS[key])))}</span>'
+        for key, url in links.items()
     )
     by_factor = _table(
-        ["risk factor", "code", "level", "open warnings"],
+        [_("risk factor"), _("code"), _("level"), _("open warnings")],
         [
             [
-                (name, {}),
+                (t.risk_factor(code), {}),
                 (code, {}),
-                (level, {}),
+                (t.level(level), {}),
                 (str(n), {"factor": code, "level": level, "count": str(n)}),
             ]
-            for code, name, level, n in figures.by_factor
+            for code, _name, level, n in figures.by_factor
         ],
         "table-by-factor",
     )
     by_township = _table(
-        ["township", "code", "level", "open warnings"],
+        [_("township"), _("code"), _("level"), _("open warnings")],
         [
-            [(name, {}), (code, {}), (level, {}), (str(n), {"township": code, "level": level, "count": str(n)})]
+            [
+                (name, {}),
+                (code, {}),
+                (t.level(level), {}),
+                (str(n), {"township": code, "level": level, "count": str(n)}),
+            ]
             for code, name, level, n in figures.by_township
         ],
         "table-by-township",
     )
     trend = _table(
-        ["day", "open warnings"],
+        [_("day"), _("open warnings")],
         [[(d.isoformat(), {}), (str(n), {"day": d.isoformat(), "count": str(n)})] for d, n in figures.trend],
         "table-trend",
     )
     overdue_villages = _table(
-        ["township", "village", "code", "overdue visits", "longest wait (days)"],
+        [_("township"), _("village"), _("code"), _("overdue home visits"), _("longest wait (days)")],
         [
-            [(t, {}), (v, {}), (code, {}), (str(n), {"village": code, "count": str(n)}), (str(w), {"days": str(w)})]
-            for t, code, v, n, w in figures.overdue_by_village
+            [(tn, {}), (v, {}), (code, {}), (str(n), {"village": code, "count": str(n)}), (str(w), {"days": str(w)})]
+            for tn, code, v, n, w in figures.overdue_by_village
         ],
         "table-overdue-by-village",
     )
     overdue_list = _table(
-        ["warning", "household", "village", "risk factor", "level", "raised on", "days awaiting"],
+        [_("warning"), _("household"), _("village"), _("risk factor"), _("level"), _("raised on"), _("days awaiting")],
         [
             [
                 (w, {"warning": w}),
                 (h, {}),
                 (v, {}),
-                (f, {}),
-                (lv, {}),
+                (t.risk_factor(f), {}),
+                (t.level(lv), {}),
                 (r.isoformat(), {}),
                 (str(d), {"days": str(d)}),
             ]
@@ -313,53 +371,75 @@ def render_html(figures: Figures, charts: dict[str, str], links: dict[str, str |
         "table-overdue",
     )
     below = dict(figures.households_below_line)
-    kpis = (
-        f'<div class="kpi"><div id="kpi-open" data-count="{figures.total_open}">{figures.total_open}'
-        "<span>open warnings</span></div>"
-        f'<div id="kpi-overdue" data-count="{len(figures.overdue)}">{len(figures.overdue)}'
-        "<span>overdue home visits</span></div>"
-        f'<div id="kpi-below-line" data-count="{below.get("below_line", 0)}">{below.get("below_line", 0)}'
-        "<span>households below the monitoring line</span></div>"
-        f'<div id="kpi-below-1-5x" data-count="{below.get("below_1_5x_line", 0)}">{below.get("below_1_5x_line", 0)}'
-        "<span>below 1.5 × the line</span></div></div>"
+    kpi_items = [
+        ("kpi-open", figures.total_open, _("open warnings")),
+        ("kpi-overdue", len(figures.overdue), _("overdue home visits")),
+        ("kpi-below-line", below.get("below_line", 0), _("households below the monitoring line")),
+        ("kpi-below-1-5x", below.get("below_1_5x_line", 0), _("households below 1.5 × the line")),
+    ]
+    kpis = '<div class="kpi">' + "".join(
+        f'<div id="{kid}" data-count="{n}">{t.format_number(n)}<span>{html.escape(label)}</span></div>'
+        for kid, n, label in kpi_items
     )
+    kpis += "</div>"
+    if figures.first_data_day is None:
+        trend_note = _("No data has been loaded yet.")
+    elif figures.trend_cut:
+        trend_note = _("Data exists from {day}: the days before it are not shown.").format(
+            day=t.format_date(figures.first_data_day)
+        )
+    else:
+        trend_note = ""
     sections = [
-        _section("by-factor", "Open warnings by risk factor and level", charts.get("by-factor"), by_factor, "None."),
-        _section("by-township", "Open warnings by township", charts.get("by-township"), by_township, "None."),
-        _section("trend", "Open warnings over time", charts.get("trend"), trend, "No data."),
+        _section(
+            "by-factor", _("Open warnings by risk factor and level"), charts.get("by-factor"), by_factor, _("None.")
+        ),
+        _section("by-township", _("Open warnings by township"), charts.get("by-township"), by_township, _("None.")),
+        _section("trend", _("Open warnings over time"), charts.get("trend"), trend, _("No data."), trend_note),
         _section(
             "overdue",
-            "Overdue home verifications by village",
+            _("Overdue home visits by village"),
             charts.get("overdue"),
-            overdue_villages + "<h3>Overdue warnings</h3>" + overdue_list,
-            "No home visit is overdue.",
+            overdue_villages + "<h3>" + html.escape(_("Overdue warnings")) + "</h3>" + overdue_list,
+            _("No home visit is overdue."),
         ),
     ]
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>County daily report {day}</title><style>{STYLE}</style></head><body>"
-        f'<h1>County daily report</h1><p class="sub" id="as-of" data-date="{day}">As of {day}. '
-        "Figures from marts.fct_risk_warnings and the reporting views; households by register number only.</p>"
+    title = _("County daily report")
+    subtitle = _(
+        "As of {day}. Figures from marts.fct_risk_warnings and the reporting views; households by register number only."
+    ).format(day=t.format_date(figures.as_of_date))
+    page = (
+        f'<!DOCTYPE html>\n<html lang="{t.html_lang}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)} {day}</title><style>{STYLE}</style></head><body>"
+        f'<h1>{html.escape(title)}</h1><p class="sub" id="as-of" data-date="{day}">{html.escape(subtitle)}</p>'
         f"<nav>{nav}</nav>{kpis}{''.join(sections)}</body></html>\n"
     )
+    return _with_font(page, f"county daily report {day}")
 
 
 def _relative(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target, start)).as_posix()
 
 
-def write_index(root: Path) -> Path:
+def write_index(root: Path, t: Translator | None = None) -> Path:
     """``<root>/index.html``: the dates that have a report, newest first, and the documentation links."""
+    t = t or translator()
+    _ = t.gettext
     days = sorted((p.parent.name for p in root.glob("????-??-??/index.html")), reverse=True)
     items = "".join(f'<li><a href="{d}/index.html">{d}</a></li>' for d in days)
-    docs = '<li><a href="dbt-docs/index.html">dbt docs</a></li>' if (root / "dbt-docs" / "index.html").exists() else ""
-    path = root / "index.html"
-    path.write_text(
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>County daily reports</title>'
-        f"<style>{STYLE}</style></head><body><h1>County daily reports</h1><ul>{items}</ul>"
-        f"<h2>Documentation</h2><ul>{docs}</ul></body></html>\n",
-        encoding="utf-8",
+    docs = (
+        f'<li><a href="dbt-docs/index.html">{html.escape(_(LINK_LABELS["dbt-docs"]))}</a></li>'
+        if (root / "dbt-docs" / "index.html").exists()
+        else ""
     )
+    title = html.escape(_("County daily reports"))
+    page = (
+        f'<!DOCTYPE html>\n<html lang="{t.html_lang}"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{title}</h1><ul>{items}</ul>"
+        "<h2>" + html.escape(_("Documentation")) + f"</h2><ul>{docs}</ul></body></html>\n"
+    )
+    path = root / "index.html"
+    path.write_text(_with_font(page, str(path)), encoding="utf-8")
     return path
 
 
@@ -380,30 +460,35 @@ def generate_dbt_docs(db: Database, salt: str, root: Path | None = None) -> Path
     return out / "index.html"
 
 
-def render_report(logical_date: date, db: Database, root: Path | None = None) -> Path:
+def render_report(logical_date: date, db: Database, root: Path | None = None, language: str | None = None) -> Path:
     """Write the report of ``logical_date`` to ``<root>/<YYYY-MM-DD>/index.html``; return its path.
 
-    ``root`` defaults to ``config.reports_dir()``. Re-running a date rewrites the same file.
-    Raises ``ReportError`` when the marts describe another date.
+    ``root`` defaults to ``config.reports_dir()``, ``language`` to ``HM_LANGUAGE`` (then ``zh_CN``).
+    Re-running a date rewrites the same file. Raises ``ReportError`` when the marts describe another
+    date, ``fonts.GlyphMissing`` when a character has no glyph in the report font (nothing written),
+    ``i18n.I18nError`` for an unknown language.
     """
     from household_monitoring.database import connect
     from household_monitoring.quality import data_docs_index
 
+    t = translator(language)
     root = root or reports_dir()
     folder = root / logical_date.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
     with connect(db) as conn:
         figures = collect_figures(conn, logical_date)
-    charts = render_charts(figures)
+    charts = render_charts(figures, t)
     dbt_docs = root / "dbt-docs" / "index.html"
     gx_docs = data_docs_index()
     links = {
-        "Daily reports": "../index.html",
-        "dbt docs": _relative(dbt_docs, folder) if dbt_docs.exists() else None,
-        "Data Docs": _relative(gx_docs, folder) if gx_docs.exists() else None,
+        "daily-reports": "../index.html",
+        "dbt-docs": _relative(dbt_docs, folder) if dbt_docs.exists() else None,
+        # audit_day renders the Data Docs beside this task: their index appears by the run's end.
+        "data-docs": _relative(gx_docs, folder) if gx_docs.exists() or data_docs_dir().exists() else None,
     }
+    page = render_html(figures, charts, links, t)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
-    path.write_text(render_html(figures, charts, links), encoding="utf-8")
-    write_index(root)
+    path.write_text(page, encoding="utf-8")
+    write_index(root, t)
     log.info("county daily report for %s: %s (%d open warnings)", logical_date, path, figures.total_open)
     return path

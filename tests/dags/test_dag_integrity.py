@@ -30,7 +30,7 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"household_monitoring_daily"}
+    assert set(dagbag.dag_ids) == {"household_monitoring_daily", "household_monitoring_push"}
 
 
 def test_tags_owner_and_retries(dagbag):
@@ -79,12 +79,13 @@ def test_one_ingest_task_group_per_contract_with_its_asset(dagbag):
     assert [a.uri for a in worklists.outlets] == ["household_monitoring://reports/worklists"]
 
 
-def test_parsing_imports_nothing_heavy():
-    """Parsing the DAG file must not import GX, dbt, Arrow or a database driver, nor touch a database."""
+@pytest.mark.parametrize("dag_file", ["household_monitoring_daily.py", "household_monitoring_push.py"])
+def test_parsing_imports_nothing_heavy(dag_file):
+    """Parsing a DAG file must not import GX, dbt, Arrow, a database or NATS driver, nor touch a database."""
     code = (
         "import json, runpy, sys; "
-        f"runpy.run_path({str(DAGS_DIR / 'household_monitoring_daily.py')!r}); "
-        "heavy = ['great_expectations', 'dbt', 'pyarrow', 'psycopg', 'household_monitoring.loading', "
+        f"runpy.run_path({str(DAGS_DIR / dag_file)!r}); "
+        "heavy = ['great_expectations', 'dbt', 'pyarrow', 'psycopg', 'nats', 'household_monitoring.loading', "
         "'household_monitoring.quality', 'household_monitoring.report', 'matplotlib', 'pandas']; "
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )

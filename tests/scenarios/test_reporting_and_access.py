@@ -366,7 +366,10 @@ def _cells(page, selector: str, *keys: str) -> dict:
 def test_report_is_offline_and_of_the_date(report_page):
     assert all(url.startswith("file://") for url in report_page.requested), report_page.requested
     assert report_page.get_attribute("#as-of", "data-date") == REPORT_DATE.isoformat()
-    assert report_page.title() == f"County daily report {REPORT_DATE}"
+    # Simplified Chinese by default (HM_LANGUAGE unset), dates in Chinese form.
+    assert report_page.title() == f"县级防返贫监测日报 {REPORT_DATE}"
+    assert report_page.get_attribute("html", "lang") == "zh-CN"
+    assert report_page.inner_text("#as-of").startswith("数据截至2024年7月22日。")
     assert report_page.locator("script").count() == 0
 
 
@@ -414,14 +417,61 @@ def test_report_numbers_equal_the_marts(report_page, owner):
     total_open = owner.execute("select count(*) from marts.fct_risk_warnings where is_open").fetchone()[0]
     assert int(report_page.inner_text("#kpi-open").split()[0]) == total_open
     trend = _cells(report_page, "td[data-day]", "day")
-    assert len(trend) == 30
+    # From the first day with data (D1, the ledger's first batch), not 30 days with zeros before it.
+    assert sorted(trend) == [((D1 + timedelta(days=i)).isoformat(),) for i in range((REPORT_DATE - D1).days + 1)]
+    assert report_page.inner_text("#note-trend") == "数据自2024年7月15日起：此前的日期不显示。"
     raised_on_d1 = owner.execute("select count(*) from marts.fct_risk_warnings where raised_on = %s", (D1,)).fetchone()
-    assert trend[((D1 - timedelta(days=1)).isoformat(),)] == 0
     assert trend[(D1.isoformat(),)] == raised_on_d1[0]  # nothing lifted on D1
     assert trend[(REPORT_DATE.isoformat(),)] == total_open
     # The bar labels in the chart show the same numbers.
     labels = report_page.eval_on_selector_all("#chart-by-factor svg text", "ts => ts.map(t => t.textContent.trim())")
     assert {str(n) for *_, n in by_factor} <= set(labels)
+
+
+def _fonts_drawing(page, selector: str) -> list[tuple[str, list[tuple[str, bool]]]]:
+    """``[(text, [(font family, is a web font), ...]), ...]`` for each element matching ``selector``.
+
+    Asks Chromium which fonts it drew each element's text with (DevTools ``CSS.getPlatformFontsForNode``):
+    a character the page's font lacks is drawn with a system fallback font, or as a box.
+    """
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    found = []
+    for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"]:
+        text = cdp.send("DOM.getOuterHTML", {"nodeId": node})["outerHTML"]
+        used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        found.append((re.sub(r"<[^>]*>", "", text).strip(), [(f["familyName"], f["isCustomFont"]) for f in used]))
+    cdp.detach()
+    return found
+
+
+def test_every_chart_label_has_its_glyphs(report_page):
+    """Every chart label and table cell is drawn with the page's own font (embedded): no box, no fallback."""
+    labels = _fonts_drawing(report_page, "figure.chart svg text")
+    cells = _fonts_drawing(report_page, "h1, h2, th, td, nav a, .kpi span, p")
+    assert len(labels) > 40
+    texts = {text for text, _ in labels}
+    assert {"因病 (01)", "未关闭预警", "预警等级", "红色", "黄色", "巴仁镇"} <= texts
+    drawn_otherwise = [(text, used) for text, used in labels + cells if text and used != [("Noto Sans CJK SC", True)]]
+    assert drawn_otherwise == []
+
+
+def test_report_in_english_by_configuration(county_db, browser, tmp_path, monkeypatch):
+    from household_monitoring.report import render_report
+
+    monkeypatch.setenv("HM_LANGUAGE", "en")
+    path = render_report(REPORT_DATE, county_db, root=tmp_path)
+    page = browser.new_page()
+    page.goto(path.as_uri())
+    assert page.title() == f"County daily report {REPORT_DATE}"
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.inner_text("#note-trend") == "Data exists from July 15, 2024: the days before it are not shown."
+    labels = _fonts_drawing(page, "figure.chart svg text")
+    assert {"illness (01)", "open warnings", "level", "red", "yellow", "巴仁镇"} <= {text for text, _ in labels}
+    assert [(text, used) for text, used in labels if text and used != [("Noto Sans CJK SC", True)]] == []
+    page.close()
 
 
 def test_report_links_to_the_dbt_docs_and_data_docs(report_page, browser):
@@ -451,7 +501,7 @@ def test_report_links_to_the_dbt_docs_and_data_docs(report_page, browser):
         REPORT_DATE.isoformat(),
         D2.isoformat(),
         D1.isoformat(),
-        "dbt docs",
+        "dbt 数据模型文档",
     ]
     page.close()
 

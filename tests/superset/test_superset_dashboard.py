@@ -17,12 +17,15 @@ it fails instead. The first run on a machine costs the Superset install (~20 s w
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import socket
 import time
 from datetime import date
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -45,7 +48,7 @@ CHART_QUERIES: dict[str, str] = {
     ),
     "Overdue home visits": "select count(*) filter (where is_overdue) from reporting.time_to_verification",
     "Open warnings by risk factor and level": """
-        select risk_factor, warning_level, sum(open_warnings)::bigint, sum(awaiting_verification)::bigint,
+        select risk_factor_name, warning_level_name, sum(open_warnings)::bigint, sum(awaiting_verification)::bigint,
                sum(warnings_raised)::bigint
         from reporting.warnings_by_village_factor group by 1, 2""",
     "Open warnings by village": """
@@ -56,12 +59,12 @@ CHART_QUERIES: dict[str, str] = {
                gap_to_monitoring_line, band
         from reporting.households_below_line""",
     "Time to home verification by risk factor": """
-        select risk_factor, warning_level, count(*), count(visited_on),
+        select risk_factor_name, warning_level_name, count(*), count(visited_on),
                count(*) filter (where visited_on is not null and is_late), count(*) filter (where is_overdue),
                max(days_to_home_visit)
         from reporting.time_to_verification group by 1, 2""",
     "Overdue home visits: the list": """
-        select household_id, township_name, village_name, risk_factor, warning_level, raised_on,
+        select household_id, township_name, village_name, risk_factor_name, warning_level_name, raised_on,
                days_awaiting_home_visit, target_days
         from reporting.time_to_verification where is_overdue""",
     "Sources needing attention": """
@@ -73,6 +76,30 @@ CHART_QUERIES: dict[str, str] = {
         from reporting.data_quality_scorecard
         where logical_date = (select max(logical_date) from reporting.data_quality_scorecard)""",
 }
+
+
+#: The dashboard's charts (ECharts, drawn on a canvas): chart name -> SQL (as analyst) giving (x, series, value),
+#: which must be exactly the data the chart received from Superset (its /api/v1/chart/data answer).
+PLOT_QUERIES: dict[str, str] = {
+    "Open warnings by risk factor and level, chart": """
+        select risk_factor_name, warning_level_name, sum(open_warnings)::bigint
+        from reporting.warnings_by_village_factor group by 1, 2""",
+    "Open warnings by township and level": """
+        select township_name, warning_level_name, sum(open_warnings)::bigint
+        from reporting.warnings_by_village_factor group by 1, 2""",
+    "Open warnings over time": """
+        select trend_day, warning_level_name, sum(open_warnings)::bigint
+        from reporting.open_warnings_by_day group by 1, 2""",
+    "Households below the line by village": """
+        select village_name, band_name, count(*) from reporting.households_below_line group by 1, 2""",
+}
+
+
+def _shown_name(name: str) -> str:
+    """A chart's name as the dashboard shows it: translated at provisioning (HM_LANGUAGE, default zh_CN)."""
+    from household_monitoring.i18n import translator
+
+    return translator().gettext(name)
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +156,12 @@ for (const el of document.querySelectorAll('[data-test="chart-grid-component"]')
   const name = el.getAttribute('data-test-chart-name');
   const viz = el.getAttribute('data-test-viz-type');
   const error = el.querySelector('[role="alert"], .alert, [data-test="error-message"]');
-  const chart = {viz: viz, error: error ? error.textContent.trim() : null, header: [], rows: null};
-  if (el.querySelector('.chart-container .ant-empty')) {
+  const chart = {viz: viz, id: el.getAttribute('data-test-chart-id'), error: error ? error.textContent.trim() : null,
+                 header: [], rows: null, canvas: null};
+  if (viz && viz.startsWith('echarts')) {
+    const canvas = el.querySelector('canvas');
+    if (canvas && canvas.width > 100 && canvas.height > 100) chart.canvas = [canvas.width, canvas.height];
+  } else if (el.querySelector('.chart-container .ant-empty')) {
     chart.rows = [];  // "No results were returned for this query"
   } else if (viz === 'big_number_total') {
     const line = el.querySelector('.header-line');
@@ -187,35 +218,119 @@ def _log_in(page, url: str, password: str) -> None:
     raise AssertionError(f"could not log in to {url} as {superset.ADMIN_USER}: still on {page.url}")
 
 
-def _read_dashboard(browser, url: str, path: str, password: str) -> dict:
-    """Log in, open the dashboard, wait until every chart drew (or one shows an error); the charts' figures."""
-    context = browser.new_context(viewport={"width": 1600, "height": 2400})
+def _read_dashboard(browser, url: str, path: str, password: str) -> tuple[dict, dict]:
+    """Log in, open the dashboard, wait until every chart drew (or one shows an error).
+
+    Returns the charts as read off the page (by shown name) and the data Superset sent each chart, by
+    chart id (the answers to the dashboard's ``/api/v1/chart/data`` requests).
+    """
+    context = browser.new_context(viewport={"width": 1600, "height": 3200})
+    data: dict[str, dict] = {}
+
+    def keep(response) -> None:
+        if "/api/v1/chart/data" not in response.url or response.request.method != "POST":
+            return
+        form = json.loads(response.request.post_data or "{}").get("form_data") or {}
+        if form.get("slice_id") is None:  # else in the URL: ?form_data={"slice_id": N}
+            query = parse_qs(urlsplit(response.url).query).get("form_data", ["{}"])[0]
+            form = json.loads(query)
+        if response.ok and form.get("slice_id") is not None:
+            data[str(form["slice_id"])] = response.json()
+
+    tables = {_shown_name(n) for n in CHART_QUERIES}
+    plots = {_shown_name(n) for n in PLOT_QUERIES}
     try:
         page = context.new_page()
+        page.on("response", keep)
         _log_in(page, url, password)
         page.goto(f"{url}{path}")
         deadline = time.monotonic() + CHART_TIMEOUT_S
         while True:
             charts = page.evaluate(READ_CHARTS_JS)
             if any(c["error"] for c in charts.values()):
-                return charts  # the assertions name the chart and its error
-            if set(CHART_QUERIES) <= set(charts) and all(charts[n]["rows"] is not None for n in CHART_QUERIES):
-                return charts
+                return charts, data  # the assertions name the chart and its error
+            if (
+                tables | plots <= set(charts)
+                and all(charts[n]["rows"] is not None for n in tables)
+                and all(charts[n]["canvas"] and charts[n]["id"] in data for n in plots)
+            ):
+                page.wait_for_timeout(500)
+                charts["__fonts__"] = _fonts_of_chinese_text(page)
+                return charts, data
             if time.monotonic() > deadline:
-                drawn = sorted(n for n, c in charts.items() if c["rows"] is not None)
+                drawn = sorted(n for n, c in charts.items() if c["rows"] is not None or c["canvas"])
                 raise AssertionError(f"after {CHART_TIMEOUT_S} s only these charts drew: {drawn}")
             time.sleep(0.5)
     finally:
         context.close()
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _fonts_of_chinese_text(page) -> list[tuple[str, list[str]]]:
+    """``[(text, [font families Chromium drew it with])]`` for every element whose own text has Chinese.
+
+    Asks Chromium (DevTools ``CSS.getPlatformFontsForNode``) which fonts drew each text: a character no
+    font has shows as a box, drawn with the last fallback font.
+    """
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    found = []
+
+    def walk(node):
+        own = "".join(c.get("nodeValue", "") for c in node.get("children", []) if c.get("nodeType") == 3)
+        if node.get("nodeType") == 1 and CJK.search(own) and node.get("localName") not in ("script", "style", "title"):
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+            if fonts:  # none: not rendered (hidden); a drawn text always names its fonts, a box its fallback
+                found.append((own.strip(), [f["familyName"] for f in fonts]))
+        for child in node.get("children", []):
+            walk(child)
+
+    walk(root)
+    cdp.detach()
+    return found
+
+
+def _plotted(answer: dict) -> dict[tuple[str, str], int]:
+    """``{(x, series): value}`` of a chart's data answer (x-axis column first, one column per series)."""
+    (result,) = answer["result"]
+    x_column = result["colnames"][0]
+    plotted = {}
+    for row in result["data"]:
+        x = row[x_column]
+        if isinstance(x, int | float) and "day" in x_column:
+            x = time.strftime("%Y-%m-%d", time.gmtime(x / 1000))
+        for series, value in row.items():
+            if series != x_column and value:  # a zero and a missing bar look the same
+                plotted[(str(x), series)] = int(value)
+    return plotted
+
+
 def test_the_dashboard_in_chromium_shows_the_figures_of_the_reporting_views(superset_url, analyst, browser):
     url, path, password = superset_url
-    shown = _read_dashboard(browser, url, path, password)
+    shown, data = _read_dashboard(browser, url, path, password)
+    fonts = shown.pop("__fonts__")
     expected = _expected(analyst)
-    assert set(shown) == set(CHART_QUERIES), "the dashboard's charts are not the provisioned ones"
+    names = {_shown_name(n): n for n in [*CHART_QUERIES, *PLOT_QUERIES]}
+    assert set(shown) == set(names), "the dashboard's charts are not the provisioned ones"
     errors = {name: chart["error"] for name, chart in shown.items() if chart["error"]}
     assert not errors, f"charts failed to draw: {errors}"
     for name, rows in expected.items():
         assert rows, f"{name}: the county should give this chart rows to show"
-        assert sorted(shown[name]["rows"]) == sorted(rows), f"{name}: the chart shows other figures than the view"
+        assert sorted(shown[_shown_name(name)]["rows"]) == sorted(rows), f"{name}: other figures than the view"
+    # The charts: what each was given to draw is what the reporting views hold.
+    for name, query in PLOT_QUERIES.items():
+        rows = analyst.execute(query).fetchall()
+        assert rows, f"{name}: the county should give this chart rows to show"
+        answer = data[shown[_shown_name(name)]["id"]]
+        assert _plotted(answer) == {(_fmt_key(x), s): v for x, s, v in rows if v}, f"{name}: other data than the view"
+    # In Chinese (HM_LANGUAGE unset: zh_CN), every Chinese text drawn with a font that has its glyphs.
+    assert {"按风险类型和等级统计的未关闭预警（图）", "未关闭预警趋势", "巴仁镇"} <= {text for text, _ in fonts}
+    assert [(text, used) for text, used in fonts if not any("CJK" in f for f in used)] == []
+
+
+def _fmt_key(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)

@@ -249,3 +249,20 @@ def test_migrate_adds_the_optional_columns_to_tables_of_an_older_release(fresh_d
                where table_name = 'medical_settlements' and column_name in ('_sheet', '_extra') order by 1, 2"""
         ).fetchall()
     assert columns == [("quarantine", "_sheet"), ("raw", "_extra"), ("raw", "_sheet")]
+
+
+def test_repeated_keys_are_found_across_blocks_and_partitions():
+    """Issue 10: fingerprints spool to disk by partition; repeats across blocks are found exactly."""
+    import numpy as np
+
+    from household_monitoring.loading import _RepeatedKeys
+
+    high = np.uint64(2**63 + 1)  # another partition than the small fingerprints
+    with _RepeatedKeys() as repeats:
+        repeats.add(np.array([1, 2, 3], np.uint64), np.array([2, 3, 4]))
+        repeats.add(np.array([2, high, 3, 9], np.uint64), np.array([5, 6, 7, 8]))
+        repeats.add(np.array([high], np.uint64), np.array([11]))
+        assert repeats.candidates() == [3, 4, 5, 6, 7, 11]
+    with _RepeatedKeys() as nothing:
+        nothing.add(np.array([1, 2], np.uint64), np.array([2, 3]))
+        assert nothing.candidates() == []

@@ -31,7 +31,9 @@ def _ids(count):
 def test_a_truncated_full_extract_is_held_back(fresh_db, contracts, tmp_path):
     from household_monitoring.database import connect
 
-    with connect(fresh_db, autocommit=True) as conn:
+    # Not autocommit, as the pipeline's ingest task connects: the gate's view must still be
+    # visible to Great Expectations' own connection.
+    with connect(fresh_db) as conn:
         _check_truncation(conn, fresh_db, contracts["household_register"], tmp_path)
 
 
@@ -48,3 +50,50 @@ def _check_truncation(conn, test_db, contract, tmp_path):
     assert blocked == [("17",)]
     steady = load_file(conn, contract, _register(tmp_path, "r3.csv", _ids(18)), date(2032, 1, 3))
     assert validate_batch(conn, test_db, contract, steady.batch_id).status == "published"  # 18 >= 90 % of 20
+
+
+def test_every_expectation_keeps_its_counts_and_examples_show_only_where_found(fresh_db, contracts, tmp_path):
+    """Issue 10: counts for every expectation, example values only for those that found some,
+    and no statement brings the batch to the client (GX once fetched it whole to read its columns)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from household_monitoring.database import connect
+    from household_monitoring.quality import build_suite
+
+    contract = contracts["household_register"]
+    fetched: list[tuple[int, str]] = []
+
+    def after(conn_, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().lower().startswith("select"):
+            fetched.append((cursor.rowcount, statement))
+
+    with connect(fresh_db, autocommit=True) as conn:
+        batch = load_file(conn, contract, _register(tmp_path, "r.csv", _ids(25)), date(2032, 2, 1))
+        assert batch.rows_loaded == 25
+        # A loader bug the gate must catch: two rows with a code the contract does not know.
+        conn.execute(
+            "update raw.household_register set sex = '?' where _batch_id = %s and _row_number in (3, 7)",
+            (batch.batch_id,),
+        )
+        event.listen(Engine, "after_cursor_execute", after)
+        try:
+            gate = validate_batch(conn, fresh_db, contract, batch.batch_id)
+        finally:
+            event.remove(Engine, "after_cursor_execute", after)
+        assert gate.status == "failed_validation"
+        assert gate.message == "r.csv: failed blocking expectations: expect_column_values_to_be_in_set(sex)"
+        rows = conn.execute(
+            """select expectation_type, column_name, success, unexpected_count, element_count,
+                      details -> 'partial_unexpected_list'
+               from audit.dq_results where batch_id = %s order by result_id""",
+            (batch.batch_id,),
+        ).fetchall()
+    assert len(rows) == len(build_suite(contract, date(2032, 2, 1)).expectations)
+    by_check = {(r[0], r[1]): r[2:] for r in rows}
+    assert by_check[("expect_column_values_to_be_in_set", "sex")] == (False, 2, 25, ["?", "?"])
+    assert by_check[("expect_column_values_to_not_be_null", "person_id")] == (True, 0, 25, [])
+    assert by_check[("expect_column_values_to_match_regex", "person_id")] == (True, 0, 25, [])
+    assert by_check[("expect_table_row_count_to_be_between", None)][:1] == (True,)
+    # Nothing fetched the batch's rows: every select returned fewer rows than the batch has.
+    assert fetched and max(count for count, _ in fetched) < 25, [s for c, s in fetched if c >= 25]

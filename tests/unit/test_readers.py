@@ -186,3 +186,32 @@ def test_a_sheet_without_a_required_column_rejects_the_workbook_naming_the_sheet
     with pytest.raises(BatchRejected) as err:
         open_extract(path, contract)
     assert str(err.value) == "two.xlsx: sheet '二乡': required column(s) missing from the header: code (编码)"
+
+
+def test_serial_dates_of_a_1904_workbook_and_rows_below_a_blank_top(tmp_path):
+    """A workbook in the 1904 date system (Excel for Mac) and a sheet whose table starts on row 3."""
+    from openpyxl import Workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    from household_monitoring.contracts import load_contract
+
+    contract = load_contract(Path(__file__).parents[1] / "fixtures" / "bad_files" / "excel" / "fixture_excel.yml")
+    book = Workbook()
+    book.epoch = CALENDAR_MAC_1904
+    sheet = book.active
+    sheet.append([])
+    sheet.append([])
+    sheet.append(["身份证号", "编码", "日期", "金额"])
+    sheet.append(["653129198001010015", 1234, 43905, 2.5])  # 43905 days after 1904-01-01
+    path = tmp_path / "mac.xlsx"
+    book.save(path)
+    extract = open_extract(path, contract)
+    try:
+        (block, bad), *_ = list(extract.blocks())
+    finally:
+        extract.close()
+    assert bad == []
+    assert [[col[i].as_py() for col in block.columns] for i in range(len(block))] == [
+        ["653129198001010015", "001234", "2024-03-16", "2.5"]
+    ]
+    assert block.row_numbers.tolist() == [4]

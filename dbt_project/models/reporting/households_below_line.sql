@@ -17,6 +17,10 @@ divisions as (
     select * from {{ ref('admin_divisions') }}
 ),
 
+band_names as (
+    select * from {{ ref('income_band_names') }}
+),
+
 banded as (
     select
         income.*,
@@ -42,10 +46,12 @@ final as (
         banded.monitoring_line,
         banded.gap_to_monitoring_line,
         banded.band,
+        {{ localized_name('band_names') }} as band_name,
         banded.band_threshold
     from banded
     left join divisions as townships on banded.township_code = townships.division_code
     left join divisions as villages on banded.village_code = villages.division_code
+    left join band_names on banded.band = band_names.band
     where banded.band_order = 1
 )
 

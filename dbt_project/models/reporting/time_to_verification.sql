@@ -17,6 +17,14 @@ divisions as (
     select * from {{ ref('admin_divisions') }}
 ),
 
+factors as (
+    select * from {{ ref('risk_factors') }}
+),
+
+levels as (
+    select * from {{ ref('warning_levels') }}
+),
+
 final as (
     select
         warnings.warning_id,
@@ -28,6 +36,8 @@ final as (
         warnings.risk_factor_code,
         warnings.risk_factor,
         warnings.warning_level,
+        {{ localized_name('factors') }} as risk_factor_name,
+        {{ localized_name('levels') }} as warning_level_name,
         warnings.status,
         warnings.raised_on,
         warnings.verified_on as visited_on,
@@ -45,6 +55,8 @@ final as (
     inner join households on warnings.household_id = households.household_id
     left join divisions as townships on households.township_code = townships.division_code
     left join divisions as villages on households.village_code = villages.division_code
+    left join factors on warnings.risk_factor_code = factors.risk_factor_code
+    left join levels on warnings.warning_level = levels.warning_level
 )
 
 select * from final

@@ -16,6 +16,14 @@ divisions as (
     select * from {{ ref('admin_divisions') }}
 ),
 
+factors as (
+    select * from {{ ref('risk_factors') }}
+),
+
+levels as (
+    select * from {{ ref('warning_levels') }}
+),
+
 counted as (
     select
         households.township_code,
@@ -48,6 +56,8 @@ final as (
         counted.risk_factor_code,
         counted.risk_factor,
         counted.warning_level,
+        {{ localized_name('factors') }} as risk_factor_name,
+        {{ localized_name('levels') }} as warning_level_name,
         counted.open_warnings,
         counted.awaiting_verification,
         counted.confirmed_warnings,
@@ -56,6 +66,8 @@ final as (
     from counted
     left join divisions as townships on counted.township_code = townships.division_code
     left join divisions as villages on counted.village_code = villages.division_code
+    left join factors on counted.risk_factor_code = factors.risk_factor_code
+    left join levels on counted.warning_level = levels.warning_level
 )
 
 select * from final

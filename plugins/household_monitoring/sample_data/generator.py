@@ -71,6 +71,21 @@ VILLAGES = [f"{COUNTY_CODE}{t}{v:03d}" for t, _ in TOWNSHIPS for v in range(1, V
 D1 = date(2024, 7, 15)
 D2 = date(2024, 7, 17)
 DEFAULT_START, DEFAULT_END = D1, date(2024, 7, 17)
+#: Households per village at most (household numbers are the village code and 4 digits).
+MAX_PER_VILLAGE = 9000
+
+
+def villages_for(households: int) -> list[str]:
+    """The sample's 36 villages (in ``seeds/admin_divisions.csv``); more per township for a province.
+
+    Above 36 x :data:`MAX_PER_VILLAGE` households each township gets as many villages as
+    keep them under that size (codes 653129TTT001 ..); those extra villages are not in
+    the admin_divisions seed: a province's divisions must be added there.
+    """
+    per_township = max(VILLAGES_PER_TOWNSHIP, -(-households // (len(TOWNSHIPS) * MAX_PER_VILLAGE)))
+    return [f"{COUNTY_CODE}{t}{v:03d}" for t, _ in TOWNSHIPS for v in range(1, per_township + 1)]
+
+
 #: From this many households on, CSV files are written in UTF-8 whatever the department's usual encoding.
 CHEAP_ENCODING_FROM = 50_000
 
@@ -440,7 +455,11 @@ def generate_county(
         raise ValueError(f"the range {first} .. {end} is empty or starts after the first logical date {start}")
     scenario = ScenarioDates.within(first, end)
     population = build_population(
-        np.random.default_rng([seed, zlib.crc32(b"population")]), households, VILLAGES, first, _scenario_households()
+        np.random.default_rng([seed, zlib.crc32(b"population")]),
+        households,
+        villages_for(households),
+        first,
+        _scenario_households(),
     )
     county = County(
         population=population,

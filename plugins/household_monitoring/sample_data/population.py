@@ -160,7 +160,7 @@ def build_population(
 
     ``fixed``: (household_id, village, category, members) of the scenario households,
     kept exactly. Random household ids are the village code and a sequence number
-    (4 digits, 5 when a village holds more than 9,999 households). Ages are on ``as_of``.
+    (4 digits: raises ``ValueError`` beyond 9,999 in one village). Ages are on ``as_of``.
     """
     n_fixed = len(fixed)
     village = rng.choice(np.array(villages, dtype=object), households)
@@ -170,8 +170,9 @@ def build_population(
     starts = np.r_[0, np.flatnonzero(sorted_v[1:] != sorted_v[:-1]) + 1] if households else np.array([], int)
     counts = np.diff(np.r_[starts, households])
     seq[order] = np.arange(households) - np.repeat(starts, counts) + 1
-    width = 4 if households == 0 or seq.max() <= 9999 else len(str(seq.max()))
-    random_ids = np.char.add(village.astype(str), np.char.zfill(seq.astype(str), width)).astype(object)
+    if households and seq.max() > 9999:
+        raise ValueError(f"{seq.max()} households in one village: household numbers have 4 digits")
+    random_ids = np.char.add(village.astype(str), np.char.zfill(seq.astype(str), 4)).astype(object)
     category = CATEGORIES[rng.choice(len(CATEGORIES), households, p=CATEGORY_SHARES)].astype(object)
     size = rng.choice(np.arange(1, 8), households, p=SIZE_SHARES)
 
