@@ -45,8 +45,15 @@ def airflow_environment(db: config.Database) -> dict[str, str]:
     home = config.var_dir() / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     from household_monitoring.pipeline import id_salt
+    from household_monitoring.service.stack import load_secrets
 
+    # One Fernet key per Airflow home: the push DAG's AssetWatcher stores its trigger's kwargs
+    # encrypted, and a key that changes between two `dags test` runs fails the parse (InvalidToken).
+    secrets = load_secrets(home)
     return {
+        "AIRFLOW__CORE__FERNET_KEY": secrets["fernet_key"],
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets["jwt_secret"],
+        "AIRFLOW__API__SECRET_KEY": secrets["api_secret_key"],
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(config.DAGS_DIR),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(config.PROJECT_ROOT / "plugins"),

@@ -28,8 +28,9 @@ from household_monitoring import notify
 from household_monitoring.contracts import load_contracts
 from household_monitoring.database import connect
 from household_monitoring.pipeline import build_marts, ingest_source, publish_worklists
+from household_monitoring.sample_data.departments import HOUSING_HEADER
 from household_monitoring.sample_data.generator import D1, D2, SCENARIO_HOUSEHOLDS, VERIFICATION_HEADER, generate_county
-from household_monitoring.sample_data.officials import S1_TOWNSHIP_OFFICIAL, S1_VILLAGE_OFFICIAL
+from household_monitoring.sample_data.officials import HANDOVER_VILLAGE, S1_TOWNSHIP_OFFICIAL, S1_VILLAGE_OFFICIAL
 
 pytestmark = pytest.mark.e2e
 HOUSEHOLD = SCENARIO_HOUSEHOLDS["S2_3000_01"]
@@ -107,7 +108,21 @@ def county(fresh_module_db, tmp_path_factory, var_dir):
                 ],
             ]
         )
-    return landing, sample
+    # A house rated D in the village whose specialist leaves (red HOUSING_SAFETY on D1, never
+    # visited): the calibrated sample raises too few warnings to count on one there by chance.
+    assessed = {
+        row[0]
+        for path in (landing / "housing_water" / D1.isoformat()).glob("*.csv")
+        for row in csv.reader(path.read_text(encoding="utf-8-sig").splitlines())
+    }
+    handover = next(
+        hid for hid, village in zip(sample.population.household_id, sample.population.village, strict=True)
+        if village == HANDOVER_VILLAGE and hid not in assessed
+    )  # fmt: skip
+    with open(landing / "housing_water" / D1.isoformat() / "housing_water_reassessed.csv", "w",
+              encoding="utf-8-sig", newline="") as fh:  # fmt: skip
+        csv.writer(fh).writerows([HOUSING_HEADER, [handover, "D", "是", D1.isoformat()]])
+    return landing, sample, handover
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +173,7 @@ def _mail_to(inbox: _Inbox, address: str, day: date) -> list:
 
 
 def test_raised_warning_is_on_the_village_officials_list_and_notified(county, fresh_module_db, channels, var_dir):
-    landing, sample = county
+    landing, sample, _ = county
     inbox, posts = channels
     published = _run_day(fresh_module_db, landing, D1)
 
@@ -196,7 +211,7 @@ def test_raised_warning_is_on_the_village_officials_list_and_notified(county, fr
 
 
 def test_past_its_due_date_it_escalates_to_the_township_supervisor(county, fresh_module_db, channels):
-    landing, _ = county
+    landing, *_ = county
     inbox, posts = channels
     _run_day(fresh_module_db, landing, ESCALATED)
 
@@ -216,7 +231,7 @@ def test_past_its_due_date_it_escalates_to_the_township_supervisor(county, fresh
 
 
 def test_the_home_visit_closes_it(county, fresh_module_db, channels):
-    landing, _ = county
+    landing, *_ = county
     _, posts = channels
     _run_day(fresh_module_db, landing, VISITED)
 
@@ -255,15 +270,18 @@ def test_the_home_visit_closes_it(county, fresh_module_db, channels):
     assert _items_for(posts, VISITED, S1_TOWNSHIP_OFFICIAL) == []
 
 
-def test_a_departing_official_hands_open_work_to_the_successor(fresh_module_db):
+def test_a_departing_official_hands_open_work_to_the_successor(county, fresh_module_db):
     # The sample roster: the specialist of village 653129100002 serves to D1 + 1 day, a successor from D1 + 2.
+    *_, handover = county
     with connect(fresh_module_db) as conn:
         rows = conn.execute(
-            """select official_id, assigned_because, valid_from, valid_to, ended_by
-               from marts.fct_warning_assignments
-               where assignee_area_code = '653129100002' and duty = 'home_visit' and duty_opened_on = %s
-               order by warning_id, valid_from limit 2""",
-            (D1,),
+            """select a.official_id, a.assigned_because, a.valid_from, a.valid_to, a.ended_by
+               from marts.fct_warning_assignments as a
+               inner join marts.fct_risk_warnings as w on a.warning_id = w.warning_id
+               where a.assignee_area_code = %s and a.duty = 'home_visit' and a.duty_opened_on = %s
+                 and w.household_id = %s and w.rule_id = 'HOUSING_SAFETY'
+               order by a.valid_from""",
+            (HANDOVER_VILLAGE, D1, handover),
         ).fetchall()
     assert rows == [
         ("GB653129100002", "raised", D1, date(2024, 7, 17), "handover"),

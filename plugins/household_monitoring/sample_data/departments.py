@@ -876,6 +876,8 @@ def verifications(county: County) -> list[Path]:
     order = np.argsort(day, kind="stable")
     household, day = household[order], day[order]
     n = len(household)
+    if n == 0:  # a small county over a few days may raise nothing to visit beyond the scenarios
+        return _finish(county, "verifications", VERIFICATION_HEADER, "utf-8")
     confirmed = rng.random(n) < 0.2
     ex.add(
         "verifications",
