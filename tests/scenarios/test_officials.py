@@ -28,7 +28,6 @@ from household_monitoring import notify
 from household_monitoring.contracts import load_contracts
 from household_monitoring.database import connect
 from household_monitoring.pipeline import build_marts, ingest_source, publish_worklists
-from household_monitoring.sample_data.departments import HOUSING_HEADER
 from household_monitoring.sample_data.generator import D1, D2, SCENARIO_HOUSEHOLDS, VERIFICATION_HEADER, generate_county
 from household_monitoring.sample_data.officials import HANDOVER_VILLAGE, S1_TOWNSHIP_OFFICIAL, S1_VILLAGE_OFFICIAL
 
@@ -110,18 +109,20 @@ def county(fresh_module_db, tmp_path_factory, var_dir):
         )
     # A house rated D in the village whose specialist leaves (red HOUSING_SAFETY on D1, never
     # visited): the calibrated sample raises too few warnings to count on one there by chance.
-    assessed = {
-        row[0]
-        for path in (landing / "housing_water" / D1.isoformat()).glob("*.csv")
-        for row in csv.reader(path.read_text(encoding="utf-8-sig").splitlines())
+    visited = {
+        row[1]
+        for path in (landing / "verifications").rglob("*.csv")
+        for row in csv.reader(path.read_text(encoding="utf-8").splitlines())
     }
-    handover = next(
-        hid for hid, village in zip(sample.population.household_id, sample.population.village, strict=True)
-        if village == HANDOVER_VILLAGE and hid not in assessed
-    )  # fmt: skip
-    with open(landing / "housing_water" / D1.isoformat() / "housing_water_reassessed.csv", "w",
-              encoding="utf-8-sig", newline="") as fh:  # fmt: skip
-        csv.writer(fh).writerows([HOUSING_HEADER, [handover, "D", "是", D1.isoformat()]])
+    villages = dict(zip(sample.population.household_id, sample.population.village, strict=True))
+    (assessments,) = (landing / "housing_water" / D1.isoformat()).glob("*.csv")
+    rows = list(csv.reader(assessments.read_text(encoding="utf-8-sig").splitlines()))
+    handover = next(r[0] for r in rows[1:] if villages.get(r[0]) == HANDOVER_VILLAGE and r[0] not in visited)
+    for row in rows[1:]:
+        if row[0] == handover:
+            row[1] = "D"
+    with open(assessments, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows(rows)
     return landing, sample, handover
 
 
