@@ -3,7 +3,8 @@
     unique_key='warning_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where valid_from > {{ as_of_date() }}{% endif %}"
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where valid_from > {{ as_of_date() }}{% endif %}",
+    post_hook="{% if is_incremental() %}delete from {{ this }} as a where not exists (select from {{ ref('fct_risk_warnings') }} as w where w.warning_id = a.warning_id){% endif %}"
 ) }}
 -- Who must act on each warning, from when to when: one row per assignment of a duty
 -- (home_visit, then assistance once the risk is confirmed) to an official.
@@ -26,7 +27,9 @@
 -- D < valid_to). Incremental: each run recomputes only the warnings with a date (raised,
 -- verified, confirmed, lifted, assisted) on or after the latest assignment, or with an
 -- assignment still open (or reopened by a re-run of an earlier date, whose later rows
--- the pre-hook deletes); closed duties are kept as they were.
+-- the pre-hook deletes); closed duties are kept as they were. Assignments of a warning
+-- that no longer exists (a department's correction removed the event that raised it) are
+-- deleted after each run (post-hook), as a full refresh would leave them out.
 with
 
 {% if is_incremental() %}
