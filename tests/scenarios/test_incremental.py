@@ -14,13 +14,13 @@ by a full refresh (``full_refresh=false``).
 from __future__ import annotations
 
 import csv
-import json
 import secrets
 import shutil
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from support import relation_rows
 from test_reruns import _clean_settlement
 
 from household_monitoring.contracts import load_contracts
@@ -46,12 +46,6 @@ def _ingest_day(db, landing, day: date, sources=None) -> None:
             pass  # the sample has deliberately damaged files; held back for the day, as in production
 
 
-def _rows(conn, relation: str) -> list[str]:
-    rows = conn.execute(f"select to_jsonb(t) from {relation} as t").fetchall()
-    kept = [{k: v for k, v in r[0].items() if not any(mark in k for mark in VOLATILE)} for r in rows]
-    return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in kept)
-
-
 def _marts(db) -> dict[str, list[str]]:
     with connect(db, autocommit=True) as conn:
         relations = [
@@ -61,7 +55,7 @@ def _marts(db) -> dict[str, list[str]]:
                    where table_schema in ('marts', 'reporting') order by 1, 2"""
             ).fetchall()
         ]
-        return {relation: _rows(conn, relation) for relation in [*relations, WALKED]}
+        return {relation: relation_rows(conn, relation, VOLATILE) for relation in [*relations, WALKED]}
 
 
 def _row_versions(db) -> dict[tuple, str]:

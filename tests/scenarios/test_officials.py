@@ -12,17 +12,16 @@ village 653129100001, home visit target 3 days (seed service_targets).
 from __future__ import annotations
 
 import csv
-import email
 import json
 import os
 import socket
 import threading
 from datetime import date
-from email import policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from support import SmtpInbox
 
 from household_monitoring import notify
 from household_monitoring.contracts import load_contracts
@@ -46,19 +45,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-class _Inbox:
-    def __init__(self):
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def channels():
     """An SMTP server and a webhook receiver on loopback; the environment points the pipeline at them."""
-    inbox = _Inbox()
+    inbox = SmtpInbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     smtp.start()
     posts: list[dict] = []
@@ -169,7 +159,7 @@ def _items_for(posts: list[dict], day: date, official: str) -> list[dict]:
     return [i for i in (lists[0]["items"] if lists else []) if i["household_id"] == HOUSEHOLD]
 
 
-def _mail_to(inbox: _Inbox, address: str, day: date) -> list:
+def _mail_to(inbox: SmtpInbox, address: str, day: date) -> list:
     return [m for rcpt, m in inbox.messages if rcpt == [address] and day.isoformat() in m["Subject"]]
 
 

@@ -14,7 +14,6 @@ aside, which differ by construction).
 from __future__ import annotations
 
 import csv
-import json
 import re
 import secrets
 import shutil
@@ -23,6 +22,7 @@ from decimal import Decimal
 
 import pytest
 from stdnum.cn import ric
+from support import relation_rows
 
 from household_monitoring.contracts import load_contracts
 from household_monitoring.database import connect
@@ -87,12 +87,6 @@ def _ingest_day(db, landing, day: date) -> list[str]:
     return held
 
 
-def _rows(conn, relation: str) -> list[str]:
-    rows = conn.execute(f"select to_jsonb(t) from {relation} as t").fetchall()
-    kept = [{k: v for k, v in r[0].items() if not any(mark in k for mark in VOLATILE)} for r in rows]
-    return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in kept)
-
-
 def _snapshot(db) -> dict[str, list[str]]:
     with connect(db, autocommit=True) as conn:
         relations = [
@@ -106,7 +100,7 @@ def _snapshot(db) -> dict[str, list[str]]:
         # The ledger view lists every attempt, superseded ones too: a re-run adds history by
         # design. Its current batches are compared below ("ledger").
         relations.remove("staging.stg_audit__load_batches")
-        snapshot = {relation: _rows(conn, relation) for relation in relations}
+        snapshot = {relation: relation_rows(conn, relation, VOLATILE) for relation in relations}
         snapshot["ledger"] = sorted(
             map(
                 str,

@@ -19,7 +19,6 @@ JetStream (127.0.0.1:4222): without them it is skipped with the reason, or fails
 
 from __future__ import annotations
 
-import email
 import itertools
 import json
 import os
@@ -28,12 +27,12 @@ import shutil
 import threading
 import time
 from datetime import date
-from email import policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
+from support import SmtpInbox, relation_rows
 
 from household_monitoring import config
 from household_monitoring.cli import DAG_ID, airflow_environment, ensure_airflow_db, run_dag
@@ -66,17 +65,6 @@ def _require(host: str, port: int, what: str) -> None:
     pytest.skip(reason)
 
 
-class Inbox:
-    """aiosmtpd handler keeping (recipients, message) of every email received."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
 def _webhook_server() -> tuple[HTTPServer, list[dict]]:
     received: list[dict] = []
 
@@ -94,12 +82,6 @@ def _webhook_server() -> tuple[HTTPServer, list[dict]]:
     return server, received
 
 
-def _rows(conn, relation: str) -> list[str]:
-    rows = conn.execute(f"select to_jsonb(t) from {relation} as t").fetchall()
-    kept = [{k: v for k, v in r[0].items() if not any(mark in k for mark in VOLATILE)} for r in rows]
-    return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in kept)
-
-
 def _snapshot(db) -> dict[str, list[str]]:
     """raw, quarantine, every mart and the ledger's current batches, batch ids and timestamps aside."""
     with connect(db, autocommit=True) as conn:
@@ -110,7 +92,7 @@ def _snapshot(db) -> dict[str, list[str]]:
                    where table_schema in ('marts', 'raw', 'quarantine') order by 1, 2"""
             ).fetchall()
         ]
-        snapshot = {relation: _rows(conn, relation) for relation in relations}
+        snapshot = {relation: relation_rows(conn, relation, VOLATILE) for relation in relations}
         snapshot["ledger"] = sorted(
             map(
                 str,
@@ -184,7 +166,7 @@ def service(server, var_dir, tmp_path_factory):
     tag = secrets.token_hex(4)
     saved = dict(os.environ)
     landing = tmp_path_factory.mktemp("service-landing")
-    inbox = Inbox()
+    inbox = SmtpInbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     webhook, hooks = _webhook_server()

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import email
 import hashlib
 import hmac
 import json
 import socket
 import threading
-from email import policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from support import SmtpInbox
 
 from household_monitoring import notify
 
@@ -23,18 +22,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server():
-    inbox = Inbox()
+    inbox = SmtpInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:

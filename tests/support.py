@@ -1,0 +1,28 @@
+"""Helpers shared by test modules (importable: pytest puts ``tests/`` on the path, see conftest)."""
+
+from __future__ import annotations
+
+import email
+import json
+from email import policy
+
+
+class SmtpInbox:
+    """aiosmtpd handler keeping ``(recipients, message)`` of every email received, in order."""
+
+    def __init__(self):
+        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+def relation_rows(conn, relation: str, volatile: tuple[str, ...]) -> list[str]:
+    """Every row of ``relation`` as sorted JSON text, without the columns whose name contains a ``volatile`` mark.
+
+    For comparing two builds row by row when batch ids and timestamps may differ.
+    """
+    rows = conn.execute(f"select to_jsonb(t) from {relation} as t").fetchall()
+    kept = [{k: v for k, v in r[0].items() if not any(mark in k for mark in volatile)} for r in rows]
+    return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in kept)
