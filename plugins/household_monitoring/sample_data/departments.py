@@ -420,7 +420,7 @@ def employment(county: County) -> list[Path]:
     # S3: workers of one township recruited in May by a company out of the province.
     persons = county.random_persons()
     working = np.isin(pop.labour, _WORKING)
-    township = pop.village[pop.household].astype(str).astype("U9") == S3_TOWNSHIP
+    township = (pop.village.astype(str).astype("U9") == S3_TOWNSHIP)[pop.household]  # per household, then person
     years = first.year - pop.birth.astype("datetime64[Y]").astype(int) - 1970
     eligible = persons[working[persons] & township[persons] & (years[persons] >= 18) & (years[persons] <= 50)]
     workers = eligible[:S3_WORKERS]
@@ -438,7 +438,7 @@ def employment(county: County) -> list[Path]:
         day64(S3_RECRUITED_ON),
     )
     add(workers, S3_EMPLOYER, "省外", "在岗", date(2024, 9, 1), nat, "4200.00", S3_START, day64(S3_START))
-    in_101 = pop.village[pop.household].astype(str).astype("U9") == "653129101"
+    in_101 = (pop.village.astype(str).astype("U9") == "653129101")[pop.household]
     candidates = persons[(pop.labour[persons] == ORDINARY) & in_101[persons]]
     reserved = [workers]
     if len(candidates):

@@ -137,7 +137,7 @@ def resident_ids(birth: np.ndarray, male: np.ndarray) -> np.ndarray:
     seq = rank * 2 + male
     ymd = np.char.replace(np.datetime_as_string(birth.astype("datetime64[D]")), "-", "")
     body = np.char.add(np.char.add(COUNTY_CODE, ymd), np.char.zfill(seq.astype(str), 3))
-    digits = body.astype("S17").view("S1").reshape(n, 17).astype(np.int64)
+    digits = body.astype("S17").view(np.uint8).reshape(n, 17).astype(np.int64) - ord("0")  # bytes, not parses
     check = _CHECK[(digits * _WEIGHTS).sum(axis=1) % 11]
     return np.char.add(body, check).astype(object)
 
