@@ -371,7 +371,7 @@ def _child_json(code: str, arguments: list[str], env: dict[str, str]) -> dict | 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def load_benchmark(rows: int, rounds: int, server: config.Database) -> None:
+def load_benchmark(rows: int, rounds: int, server: config.Database, with_pandas: bool = True) -> None:
     """Raw COPY and the loader on one file, alternately ``rounds`` times; then the gate, then pandas.
 
     Alternating in one run gives each ratio the same machine load; the median of the
@@ -449,7 +449,7 @@ def load_benchmark(rows: int, rounds: int, server: config.Database) -> None:
                 f"{gate['baseline_mb']:.0f} MB, growth {gate['peak_mb'] - gate['baseline_mb']:.0f} MB)",
                 flush=True,
             )
-        pandas = _child_json(CHILD_PANDAS, [str(path)], env)
+        pandas = _child_json(CHILD_PANDAS, [str(path)], env) if with_pandas else None
         if pandas is not None:
             print(
                 f"pandas read_csv + to_sql: {pandas['seconds']:6.2f} s, peak {pandas['peak_mb']:.0f} MB, "
@@ -481,6 +481,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start", type=date.fromisoformat, default=D1, help="first delta day")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the loader benchmark's file")
     parser.add_argument("--rounds", type=int, default=3, help="raw COPY / loader rounds (the median ratio counts)")
+    parser.add_argument(
+        "--no-pandas", action="store_true", help="skip pandas to_sql (minutes; over 13 min at load average 12)"
+    )
     parser.add_argument("--make-file", type=Path, help=argparse.SUPPRESS)  # the loader's file, in a child
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--run-command", action="store_true", help="also time the README run command")
@@ -512,7 +515,7 @@ def main(argv: list[str] | None = None) -> None:
             for households in args.scales:
                 bench_scale(households, args, server)
         if "loader" in args.steps:
-            load_benchmark(args.rows, args.rounds, server)
+            load_benchmark(args.rows, args.rounds, server, with_pandas=not args.no_pandas)
     finally:
         if private:
             from household_monitoring import postgres_server

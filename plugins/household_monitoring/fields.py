@@ -171,6 +171,18 @@ def check_date(name: str, raw: pa.Array, formats: tuple[str, ...], day_month_kno
     ``day_month_known``: the contract set a ``date_order``; otherwise a year-last numeric
     date is refused with ``day-month order unknown`` rather than read one way or the other.
     """
+    if formats and formats[0] == "%Y-%m-%d":  # the usual file: every cell a real ISO date, read from its bytes
+        plain = _plain_shape(raw, 10)
+        if plain is not None:
+            digits = plain.astype(np.int64) - ord("0")
+            shaped = ((digits >= 0) & (digits <= 9))[:, [0, 1, 2, 3, 5, 6, 8, 9]].all() and (
+                (plain[:, 4] == ord("-")).all() and (plain[:, 7] == ord("-")).all()
+            )
+            if shaped:
+                y = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+                dates, real = _ymd_to_dates(y, digits[:, 5] * 10 + digits[:, 6], digits[:, 8] * 10 + digits[:, 9])
+                if real.all():
+                    return ColumnResult(pa.array(dates, pa.date32()), pa.nulls(len(raw), pa.string()))
     # Extracts repeat few distinct dates: check each distinct text once.
     encoded = pc.dictionary_encode(raw)
     distinct = _check_distinct_dates(name, encoded.dictionary, formats, day_month_known)
