@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from household_monitoring.readers import BatchRejected, ReadAgainCarefully, open_extract
+from household_monitoring.readers import BatchRejected, ReadAgainCarefully, open_extract, quotes_sound
 
 HEADER = (
     "结算单号,身份证号,姓名,医疗机构名称,入院日期,出院日期,"
@@ -215,3 +215,46 @@ def test_serial_dates_of_a_1904_workbook_and_rows_below_a_blank_top(tmp_path):
         ["653129198001010015", "001234", "2024-03-16", "2.5"]
     ]
     assert block.row_numbers.tolist() == [4]
+
+
+@pytest.mark.parametrize(
+    ("text", "sound"),
+    [
+        ('"a","b"\r\n"1","x ""y"" z"\r\n', True),  # every field quoted, a doubled quote inside one
+        ('a,b\n1,""\n', True),  # an empty quoted field
+        ('a,b\n1,"夏普"吐勒乡卫生院"\n', False),  # a quote inside a quoted field, not doubled
+        ('a,b\n1,"a,"x\n', False),  # the closing quote follows a comma inside the field
+        ('a,b\n1,"open\n', False),  # a quote never closed
+        ('a,b\n1,县"人民医院\n', False),  # a quote inside an unquoted field: the exact pass decides
+    ],
+)
+def test_quotes_sound_judges_the_bytes(tmp_path: Path, text: str, sound: bool) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(text.encode("utf-8"))
+    assert quotes_sound(path) is sound
+    assert quotes_sound(path, block_bytes=3) is sound  # a quote at a block's edge
+
+
+def test_quotes_sound_never_passes_what_strict_csv_refuses(tmp_path: Path) -> None:
+    """Random texts of quotes, commas and line breaks: sound implies Python's strict reader reads it."""
+    import csv
+    import random
+
+    rng = random.Random(20261202)
+    path = tmp_path / "f.csv"
+    sound_seen = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(['"', ",", "\n", "a", "\r\n", " ", '""']) for _ in range(rng.randint(1, 12)))
+        path.write_bytes(text.encode("utf-8"))
+        with open(path, encoding="utf-8", newline="") as fh:
+            try:
+                for _ in csv.reader(fh, strict=True):
+                    pass
+                strict_ok = True
+            except csv.Error:
+                strict_ok = False
+        for size in (2, 1 << 20):
+            if quotes_sound(path, block_bytes=size):
+                sound_seen += 1
+                assert strict_ok, repr(text)
+    assert sound_seen > 1000  # the property is not vacuous
