@@ -398,7 +398,7 @@ _QUOTE, _COMMA, _CR, _LF = 0x22, 0x2C, 0x0D, 0x0A
 _AROUND_QUOTES = np.array([_COMMA, _CR, _LF, _QUOTE], np.uint8)
 
 
-def quotes_sound(path: Path, block_bytes: int = 8 << 20) -> bool:
+def quotes_sound(path: Path, block_bytes: int = 1 << 20) -> bool:
     """Whether every quote of a CSV file surely follows RFC 4180, judged from its bytes with NumPy.
 
     Counting quotes from the file's start, an even-numbered one opens a field (a comma, a
