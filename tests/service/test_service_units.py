@@ -51,7 +51,7 @@ def test_secrets_are_generated_once_private_and_shared_by_every_process(tmp_path
     assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"] == "hm-x:"
 
 
-def test_commands_against_the_stack_use_the_warehouse_it_was_started_on(tmp_path, monkeypatch):
+def test_commands_against_the_stack_use_the_warehouse_it_was_started_on(tmp_path, monkeypatch, var_dir):
     """`hm stack backfill` after `hm stack start` on the private PostgreSQL: no variable names that server."""
     for name in ("HM_DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE"):
         monkeypatch.delenv(name, raising=False)
