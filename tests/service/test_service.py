@@ -129,7 +129,8 @@ class _Reference(threading.Thread):
     """The ``airflow dags test`` path for ``days`` on a database of its own, run beside the stack.
 
     ``db`` is that database once ``run`` ended; ``error`` what stopped it. The alert channels are
-    off for it (its alerts would reach the test's inbox and webhook beside the stack's).
+    off for it (its alerts would reach the test's inbox and webhook beside the stack's). ``stop``
+    set: no further day is started (the fixture failed; the day running ends by itself).
     """
 
     def __init__(self, server, days: list[date], log: Path):
@@ -138,6 +139,7 @@ class _Reference(threading.Thread):
         self.db = None
         self.error: BaseException | None = None
         self.seconds = 0.0
+        self.stop = threading.Event()
 
     def run(self) -> None:
         started = time.perf_counter()
@@ -146,6 +148,8 @@ class _Reference(threading.Thread):
             env = {**airflow_environment(self.db), "HM_ALERT_EMAIL_TO": "", "HM_ALERT_WEBHOOK_URL": ""}
             ensure_airflow_db(env, self.log)
             for day in self.days:
+                if self.stop.is_set():
+                    raise RuntimeError("stopped before the dags-test reference ended")
                 run_dag(day, env, self.log)  # 2024-07-16 exits 1: its held-back batch fails the run, as on the stack
         except BaseException as exc:  # reported by the fixture
             self.error = exc
@@ -298,6 +302,7 @@ def service(server, var_dir, tmp_path_factory):
         drop_database(server, warehouse.dbname)
         drop_database(server, metadata.dbname)
         if reference is not None:
+            reference.stop.set()
             reference.join(WAIT_RUNS)
         if reference is not None and reference.db is not None:
             drop_database(server, reference.db.dbname)
