@@ -293,6 +293,8 @@ def service(server, var_dir, tmp_path_factory):
             "hooks": hooks,
         }
     finally:
+        if reference is not None:
+            reference.stop.set()  # first: the stack's stop takes up to 30 s, the next day would start meanwhile
         stack.stop()
         _delete_stream(os.environ["HM_NATS_STREAM"])
         smtp.stop()
@@ -302,7 +304,6 @@ def service(server, var_dir, tmp_path_factory):
         drop_database(server, warehouse.dbname)
         drop_database(server, metadata.dbname)
         if reference is not None:
-            reference.stop.set()
             reference.join(WAIT_RUNS)
         if reference is not None and reference.db is not None:
             drop_database(server, reference.db.dbname)
