@@ -32,18 +32,20 @@ from household_monitoring.pipeline import SourceFailed, build_marts, ingest_sour
 from household_monitoring.sample_data.generator import generate_county
 
 pytestmark = pytest.mark.e2e
-if os.environ.get("HM_SERVICE_STACK_TESTS") != "1":
-    # Opt-in: a whole Airflow stack (or a private cluster restarted under dbt) takes 7-40 minutes on this
-    # 2-core machine, beyond CI's budget. Run: HM_SERVICE_STACK_TESTS=1 python3 dev.py test tests/service
-    pytest.skip("service stack tests are opt-in: set HM_SERVICE_STACK_TESTS=1", allow_module_level=True)
 DAY = date(2024, 7, 15)
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by", "file_path")
 
 
 @pytest.fixture(scope="module")
 def private_cluster(var_dir, tmp_path_factory):
-    """A private PostgreSQL (its own folder and port), stopped and removed after the module."""
-    saved = os.environ.get("HM_POSTGRES_DIR")
+    """A private PostgreSQL (its own folder and port), stopped and removed after the module.
+
+    The whole environment is restored after the module: the in-process dbt runs write the private
+    cluster's ``HM_DATABASE_URL``/``HM_DB_*`` into ``os.environ`` (dbt reads them there), and a later
+    module's ``server`` fixture would otherwise pick the stopped cluster (measured: every test of
+    test_service.py then failed to connect).
+    """
+    saved = dict(os.environ)
     # Outside pytest's temporary root: as root the server runs as another OS user (see conftest).
     folder = Path(tempfile.mkdtemp(prefix="hm-restart-postgres-"))
     os.environ["HM_POSTGRES_DIR"] = str(folder)
@@ -54,10 +56,8 @@ def private_cluster(var_dir, tmp_path_factory):
         yield server
     finally:
         postgres_server.stop()
-        if saved is None:
-            os.environ.pop("HM_POSTGRES_DIR", None)
-        else:
-            os.environ["HM_POSTGRES_DIR"] = saved
+        os.environ.clear()
+        os.environ.update(saved)
         shutil.rmtree(folder, ignore_errors=True)
 
 

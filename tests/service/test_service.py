@@ -9,12 +9,13 @@ random JetStream stream. The county is tiny (200 households) to keep the module 
 
 The reference is the ``airflow dags test`` path (``hm run``'s) on another database, for
 the same dates and landing zone: raw, quarantine, the ledger and every mart must be equal,
-batch ids and timestamps aside.
+batch ids and timestamps aside. It runs in a thread while the stack works through the
+backfill (the stack spends much of that time waiting: runs in date order, rescheduled builds),
+so the module costs the stack's time, not the sum of both paths.
 
-Opt-in (``HM_SERVICE_STACK_TESTS=1``): the module took 41 minutes on this 2-core machine under
-load, beyond CI's budget, so CI does not run it yet. Needs Redis (127.0.0.1:6379) and NATS
-JetStream (127.0.0.1:4222): without them it is skipped with the reason, or fails where ``CI`` or
-``HM_REQUIRE_SERVICES=1`` is set.
+Needs Redis (127.0.0.1:6379) and NATS JetStream (127.0.0.1:4222): without them it is skipped
+with the reason, or fails where ``CI`` or ``HM_REQUIRE_SERVICES=1`` is set. Still opt-in
+(``HM_SERVICE_STACK_TESTS=1``): no whole run has passed yet (see the skip below).
 """
 
 from __future__ import annotations
@@ -43,16 +44,23 @@ from household_monitoring.service.stack import Stack, backfill_dates, free_port,
 
 pytestmark = pytest.mark.e2e
 if os.environ.get("HM_SERVICE_STACK_TESTS") != "1":
-    # Opt-in: a whole Airflow stack (or a private cluster restarted under dbt) takes 7-40 minutes on this
-    # 2-core machine, beyond CI's budget. Run: HM_SERVICE_STACK_TESTS=1 python3 dev.py test tests/service
-    pytest.skip("service stack tests are opt-in: set HM_SERVICE_STACK_TESTS=1", allow_module_level=True)
+    # Opt-in until one whole run has passed: issue 11's session could not finish one (at load average 16-21
+    # the backfill beside the daily run alone took over 31 min). Run: HM_SERVICE_STACK_TESTS=1 python3 dev.py
+    # test tests/service/test_service.py; when it passes within CI's budget, delete these lines.
+    pytest.skip("whole-stack tests are opt-in for now: set HM_SERVICE_STACK_TESTS=1", allow_module_level=True)
 DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
 HELD_BACK = ("medical_settlements", DAYS[1], "late_export.csv")  # an empty file: rejected, alerted
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by", "file_path")
-HEARTBEAT_TIMEOUT = 30
-#: Seconds to wait for the 4 daily runs: ~5 min on a quiet 2-core machine, 3x that when 7 other sessions share it.
-WAIT_RUNS = 1800
-LARGE_ROWS = 300_000
+#: The stack's liveness threshold (Airflow's default 300 s): a task whose supervisor stops heartbeating this
+#: long is failed and retried. Short, so a killed worker's task is retried within seconds, and shorter than
+#: every marts build, which must not be killed by it.
+HEARTBEAT_TIMEOUT = 20
+#: Seconds to wait for the 4 daily runs (a guard against a hung stack, not a target): 31 min were not enough
+#: at load average 16-21 (three other sessions on the 2 cores); CI runs alone.
+WAIT_RUNS = 3600
+#: Rows of the load killed mid-way: the loader streams them through one COPY at ~370,000 rows/s on a quiet
+#: machine (README, Benchmarks), so the COPY lasts ~1.6 s there, 16 polls of 0.1 s, and longer under load.
+LARGE_ROWS = 600_000
 PUSH_SOURCES = ["disability", "education", "employment", "housing_water", "public_welfare_jobs"]
 
 
@@ -121,6 +129,37 @@ def _delete_stream(name: str) -> None:
             await client.close()
 
     asyncio.run(delete())
+
+
+class _Reference(threading.Thread):
+    """The ``airflow dags test`` path for ``days`` on a database of its own, run beside the stack.
+
+    ``db`` is that database once ``run`` ended; ``error`` what stopped it. The alert channels are
+    off for it (its alerts would reach the test's inbox and webhook beside the stack's). ``stop``
+    set: no further day is started (the fixture failed; the day running ends by itself).
+    """
+
+    def __init__(self, server, days: list[date], log: Path):
+        super().__init__(daemon=True)
+        self.server, self.days, self.log = server, days, log
+        self.db = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.db = create_database(self.server, f"hm_svc_ref_{secrets.token_hex(4)}")
+            env = {**airflow_environment(self.db), "HM_ALERT_EMAIL_TO": "", "HM_ALERT_WEBHOOK_URL": ""}
+            ensure_airflow_db(env, self.log)
+            for day in self.days:
+                if self.stop.is_set():
+                    raise RuntimeError("stopped before the dags-test reference ended")
+                run_dag(day, env, self.log)  # 2024-07-16 exits 1: its held-back batch fails the run, as on the stack
+        except BaseException as exc:  # reported by the fixture
+            self.error = exc
+        self.seconds = time.perf_counter() - started
 
 
 def _daily_runs_done(stack: Stack):
@@ -195,6 +234,7 @@ def service(server, var_dir, tmp_path_factory):
         migrate(conn)
     home = config.PROJECT_ROOT / "var" / f"test-service-{tag}"
     stack = Stack(home)
+    reference = None
     try:
         started = time.perf_counter()
         state = stack.start(workers=2, executor="celery", port=free_port(), warehouse=warehouse,
@@ -219,6 +259,16 @@ def service(server, var_dir, tmp_path_factory):
             unpaused = stack.airflow(["dags", "unpause", dag_id])
             assert unpaused.returncode == 0, unpaused.stderr[-3000:]
         started = time.perf_counter()
+        (daily_date,) = _wait(
+            lambda: _metadata(
+                stack, "select logical_date from dag_run where dag_id = %s and run_type = 'scheduled'", DAG_ID
+            ),
+            120,
+            "the daily run to be created",
+            stack,
+        )[0]
+        reference = _Reference(server, [*DAYS, daily_date.astimezone(_shanghai()).date()], var_dir / "reference.log")
+        reference.start()
         runs = _wait(
             lambda: _daily_runs_done(stack),
             WAIT_RUNS,
@@ -226,6 +276,11 @@ def service(server, var_dir, tmp_path_factory):
             stack,
         )
         print(f"backfill of 3 dates and the daily run: {time.perf_counter() - started:.0f} s on 2 Celery workers")
+        reference.join(WAIT_RUNS)
+        assert not reference.is_alive(), f"the dags-test reference did not end; see {reference.log}"
+        if reference.error is not None:
+            raise reference.error
+        print(f"the dags-test reference (4 runs, beside the stack): {reference.seconds:.0f} s")
         for task_id, runs_, seconds in _metadata(
             stack,
             """select task_id, count(*), round(sum(extract(epoch from end_date - start_date))) from task_instance
@@ -239,10 +294,13 @@ def service(server, var_dir, tmp_path_factory):
             "warehouse": warehouse,
             "landing": landing,
             "runs": runs,
+            "reference": reference.db,
             "inbox": inbox,
             "hooks": hooks,
         }
     finally:
+        if reference is not None:
+            reference.stop.set()  # first: the stack's stop takes up to 30 s, the next day would start meanwhile
         stack.stop()
         _delete_stream(os.environ["HM_NATS_STREAM"])
         smtp.stop()
@@ -251,28 +309,11 @@ def service(server, var_dir, tmp_path_factory):
         os.environ.update(saved)
         drop_database(server, warehouse.dbname)
         drop_database(server, metadata.dbname)
+        if reference is not None:
+            reference.join(WAIT_RUNS)
+        if reference is not None and reference.db is not None:
+            drop_database(server, reference.db.dbname)
         shutil.rmtree(home, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def reference(service, server, var_dir):
-    """The ``airflow dags test`` path for the same dates (and the daily run's date), on its own database."""
-    db = create_database(server, f"hm_svc_ref_{secrets.token_hex(4)}")
-    saved = os.environ.get("HM_LANDING_DIR")
-    os.environ["HM_LANDING_DIR"] = str(service["landing"])
-    try:
-        env = airflow_environment(db)
-        log = var_dir / "service-reference.log"
-        ensure_airflow_db(env, log)
-        for day in [*DAYS, _daily(service)[2].astimezone(_shanghai()).date()]:
-            run_dag(day, env, log)
-        yield db
-    finally:
-        if saved is None:
-            os.environ.pop("HM_LANDING_DIR", None)
-        else:
-            os.environ["HM_LANDING_DIR"] = saved
-        drop_database(server, db.dbname)
 
 
 def _shanghai():
@@ -318,8 +359,8 @@ def test_tasks_ran_on_both_celery_workers(service):
     assert names == ["worker-1", "worker-2"], hosts
 
 
-def test_scheduled_path_equals_the_dags_test_path(service, reference):
-    got, expected = _snapshot(service["warehouse"]), _snapshot(reference)
+def test_scheduled_path_equals_the_dags_test_path(service):
+    got, expected = _snapshot(service["warehouse"]), _snapshot(service["reference"])
     assert got.keys() == expected.keys()
     different = [relation for relation in got if got[relation] != expected[relation]]
     assert different == []
@@ -379,7 +420,7 @@ def test_a_burst_of_five_pushes_loads_each_file_once_and_rebuilds_the_marts(serv
         done = runs and all(state in ("success", "failed") for (state,) in runs)
         return rows if len(rows) == 5 and done else None
 
-    rows = _wait(loaded, 300, "the five pushes to be loaded", stack, poll=1.0)
+    rows = _wait(loaded, 900, "the five pushes to be loaded", stack, poll=1.0)
     print(f"push -> loaded and marts rebuilt: {time.perf_counter() - sent:.1f} s for a burst of 5")
     assert [(s, f, st) for s, f, st in rows] == [(p.source, p.file, "published") for p in pushes]
     states = _metadata(stack, "select state from dag_run where dag_id = 'household_monitoring_push'")
@@ -412,15 +453,20 @@ def test_an_open_analyst_transaction_stops_the_build_naming_the_session_then_the
 
 
 def test_long_marts_builds_are_not_killed_by_the_liveness_checks(service):
+    """The stack's liveness threshold is HEARTBEAT_TIMEOUT instead of 300 s: a build longer than it
+    (as a province's 5-minute build is longer than 300 s) must end by itself, in its first try."""
     builds = _metadata(
         service["stack"],
-        """select run_id, try_number, state, extract(epoch from end_date - start_date) from task_instance
-           where dag_id = %s and task_id = 'build_marts' and state = 'success'""",
+        """select t.run_id, t.try_number, t.state, extract(epoch from t.end_date - t.start_date),
+                  exists (select 1 from task_reschedule r where r.ti_id = t.id)
+           from task_instance t where t.dag_id = %s and t.task_id = 'build_marts'""",
         DAG_ID,
     )
     assert len(builds) == 4
-    assert all(try_number == 1 for _, try_number, _, _ in builds), builds
-    longest = max(seconds for *_, seconds in builds)
+    assert all((try_number, state) == (1, "success") for _, try_number, state, *_ in builds), builds
+    # A build that waited for an earlier run (rescheduled) counts its waits in start..end: only the others
+    # measure dbt itself. The first business day's build never waits (no earlier run).
+    longest = max(seconds for *_, seconds, rescheduled in builds if not rescheduled)
     print(f"longest marts build {longest:.0f} s; heartbeat timeout {HEARTBEAT_TIMEOUT} s")
     assert longest > HEARTBEAT_TIMEOUT, "no build outlasted the heartbeat timeout: the check proves nothing"
 
@@ -457,7 +503,7 @@ def test_kill_9_of_the_worker_in_a_large_load_then_the_retry_completes_on_the_ot
         )
         return running[0][0] if busy and running else None
 
-    host = _wait(copying, 300, "the large load to be copying", stack, poll=0.5)
+    host = _wait(copying, 900, "the large load to be copying", stack, poll=0.1)
     victim = host.split("@")[0]
     assert stack.kill(victim)
     with connect(warehouse) as conn:  # the killed attempt's transaction is rolled back: nothing of it stays
@@ -476,7 +522,7 @@ def test_kill_9_of_the_worker_in_a_large_load_then_the_retry_completes_on_the_ot
         )
         return rows or None
 
-    try_number, state, hostname = _wait(retried, 400, "the retry of the killed load", stack)[0]
+    try_number, state, hostname = _wait(retried, 900, "the retry of the killed load", stack)[0]
     assert (try_number, state) == (2, "success")
     assert hostname.split("@")[0] != victim
     with connect(warehouse) as conn:

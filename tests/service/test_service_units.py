@@ -51,6 +51,18 @@ def test_secrets_are_generated_once_private_and_shared_by_every_process(tmp_path
     assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"] == "hm-x:"
 
 
+def test_commands_against_the_stack_use_the_warehouse_it_was_started_on(tmp_path, monkeypatch, var_dir):
+    """`hm stack backfill` after `hm stack start` on the private PostgreSQL: no variable names that server."""
+    for name in ("HM_DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    private = "postgresql://postgres@127.0.0.1:54329/household_monitoring"
+    state = StackState("LocalExecutor", 18080, 0, private + "_airflow", None, "hm-x", warehouse_url=private)
+    Stack(tmp_path)._save(state)
+    env = Stack(tmp_path).command_environment()
+    assert (env["HM_DATABASE_URL"], env["AIRFLOW_CONN_HM_WAREHOUSE"]) == (private, private)
+    assert (env["HM_DB_PORT"], env["HM_DB_NAME"]) == ("54329", "household_monitoring")
+
+
 def test_backfill_dates_are_business_days_in_shanghai():
     assert backfill_dates(date(2024, 7, 16), date(2024, 7, 17)) == (
         "2024-07-16T00:00:00+08:00",

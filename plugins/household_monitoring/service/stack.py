@@ -160,6 +160,9 @@ class StackState:
     queue: str
     paused_at_creation: bool = False
     processes: dict[str, int] = field(default_factory=dict)
+    #: The warehouse the stack was started on: later commands (``hm stack backfill``) use it, also when
+    #: it is the private PostgreSQL that ``hm stack start`` started and no variable names it.
+    warehouse_url: str = ""
 
     @property
     def url(self) -> str:
@@ -242,11 +245,17 @@ class Stack:
         return env
 
     def command_environment(self) -> dict[str, str]:
-        """Environment for an ``airflow`` command against the running stack (e.g. ``backfill create``)."""
+        """Environment for an ``airflow`` command against the running stack (e.g. ``backfill create``).
+
+        The warehouse is the one the stack was started on (``StackState.warehouse_url``)."""
         state = self.state()
         if state is None:
             raise StackError(f"no stack started in {self.home}: run `hm stack start` first")
-        return {**os.environ, **self.environment(state, config.warehouse())}
+        if state.warehouse_url:
+            warehouse = config.configured_database({"HM_DATABASE_URL": state.warehouse_url})
+        else:
+            warehouse = config.warehouse()
+        return {**os.environ, **self.environment(state, warehouse)}
 
     # ----------------------------------------------------------------- processes
     def _airflow(self) -> str:
@@ -331,6 +340,7 @@ class Stack:
             broker_url=broker if chosen == "CeleryExecutor" else None,
             queue=f"hm-{secrets_['stack_id']}",
             paused_at_creation=paused,
+            warehouse_url=warehouse.url,
         )
         env = self.environment(state, warehouse)
         self._migrate(env)
