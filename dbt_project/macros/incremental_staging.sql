@@ -99,7 +99,12 @@
 {%- endmacro %}
 
 {#- The table's name in audit.dbt_batch_scope: schema and table, not the database, so a
-    copy of the warehouse (create database .. template) keeps its bookkeeping. -#}
+    copy of the warehouse (create database .. template) keeps its bookkeeping. In a dbt
+    unit test `this` is a CTE with neither: 'unit_test'. -#}
 {% macro scope_relation() -%}
-    {{ this.schema }}.{{ this.identifier }}
+    {%- if this.identifier -%}
+        {{ this.schema }}.{{ this.identifier }}
+    {%- else -%}
+        unit_test
+    {%- endif -%}
 {%- endmacro %}
