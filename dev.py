@@ -61,12 +61,27 @@ def ensure_environment() -> None:
     say(f"environment ready in {time.perf_counter() - started:.0f} s")
 
 
+def call(cmd: list[str], **kwargs) -> int:
+    """Run ``cmd`` and return its exit code. On Ctrl-C (the terminal sends it to the child too) wait
+    for the child to stop what it started (``hm run`` stops its private PostgreSQL), then return 130
+    without a traceback."""
+    child = subprocess.Popen(cmd, **kwargs)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        try:
+            child.wait(timeout=60)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.kill()
+        return 130
+
+
 def env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONWARNINGS": "ignore"}
 
 
 def cmd_run(args: list[str]) -> int:
-    return subprocess.call([str(BIN / "hm"), "run", *args], env=env())
+    return call([str(BIN / "hm"), "run", *args], env=env())
 
 
 def cmd_test(args: list[str]) -> int:
@@ -76,11 +91,11 @@ def cmd_test(args: list[str]) -> int:
     say("lint: sqlfluff (dbt models)")
     run([str(BIN / "sqlfluff"), "lint", "dbt_project/models", "--disable-progress-bar"], cwd=ROOT, env=env())
     say("tests: pytest")
-    return subprocess.call([str(BIN / "python"), "-m", "pytest", *args], cwd=ROOT, env=env())
+    return call([str(BIN / "python"), "-m", "pytest", *args], cwd=ROOT, env=env())
 
 
 def cmd_superset(args: list[str]) -> int:
-    return subprocess.call([str(BIN / "hm"), "superset", *args], env=env())
+    return call([str(BIN / "hm"), "superset", *args], env=env())
 
 
 def main() -> int:
@@ -88,8 +103,12 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
-    ensure_environment()
-    return commands[sys.argv[1]](sys.argv[2:])
+    try:
+        ensure_environment()
+        return commands[sys.argv[1]](sys.argv[2:])
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
 
 
 if __name__ == "__main__":

@@ -173,13 +173,19 @@ def household_monitoring_daily():
 
     @task(trigger_rule="all_done", outlets=[MARTS_ASSET])
     def build_marts(**context) -> None:
+        from household_monitoring.dbt import DbtFailed
         from household_monitoring.pipeline import build_marts as build
 
         earlier = _earlier_run_active(context)
         if earlier is not None:  # marts are built in date order: let the earlier run build first
             print(f"waiting for the earlier run {earlier} to finish")
             raise AirflowRescheduleException(pendulum.now("UTC").add(seconds=30))
-        build(_extract_date(context), _warehouse())
+        try:
+            build(_extract_date(context), _warehouse())
+        except DbtFailed as failed:
+            if failed.data_tests_failed:  # the same data fails the same tests: no retry
+                raise AirflowFailException(str(failed)) from None
+            raise
 
     @task(outlets=[REPORT_ASSET])
     def publish_report(**context) -> str:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -73,12 +75,55 @@ def _airflow(args: list[str], env: dict[str, str], log_path: Path) -> int:
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n$ airflow {' '.join(args)}\n")
         log.flush()
-        return subprocess.call([str(exe), *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen([str(exe), *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        return _wait(child)
+
+
+def _wait(child: subprocess.Popen, grace_s: float = 10) -> int:
+    """Wait for ``child``; on Ctrl-C (which the child received too) give it ``grace_s`` seconds to
+    finish its own cleanup before killing it, then re-raise."""
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        try:
+            child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
 
 
 def run_dag(day: date, env: dict[str, str], log_path: Path) -> int:
     """``airflow dags test`` of the daily DAG for the extracts of ``day``; returns its exit code."""
     return _airflow(["dags", "test", DAG_ID, f"{day.isoformat()}T00:00:00{DAG_TIMEZONE}"], env, log_path)
+
+
+#: The alert every failed task logs (service/alerts.py): its task and problem lines.
+_ALERT_TASK = re.compile(r"^task:\s+(?P<task>\S+)$")
+_ALERT_PROBLEM = re.compile(r"^problem:\s+(?P<problem>.*)$")
+
+
+def failure_reasons(log_path: Path, offset: int = 0) -> list[tuple[str, str]]:
+    """The failed tasks of a DAG run and why, from its log (after byte ``offset``).
+
+    Every failed task logs an alert (``service.alerts``: delivered or not) with lines
+    ``task: <task id>`` and ``problem: <message>``; returns ``[(task id, problem)]`` in log
+    order, each once, the problem cut to 300 characters. A log without them gives ``[]``.
+    """
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        log.seek(offset)
+        lines = log.read().splitlines()
+    reasons: list[tuple[str, str]] = []
+    task_id = None
+    for line in lines:
+        if match := _ALERT_TASK.match(line):
+            task_id = match["task"]
+        elif task_id and (match := _ALERT_PROBLEM.match(line)):
+            reason = (task_id, match["problem"][:300])
+            if reason not in reasons:
+                reasons.append(reason)
+            task_id = None
+    return reasons
 
 
 def ensure_airflow_db(env: dict[str, str], log_path: Path) -> None:
@@ -132,7 +177,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     dates = _dates(args.start, args.end)
     _say("[1/4] Warehouse")
     started = time.perf_counter()
-    with _Database() as db:
+    database = _Database()
+    with database as db:
         timings["database"] = time.perf_counter() - started
 
         first = args.start - timedelta(days=args.history_days)
@@ -168,15 +214,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         failed = []
         for i, day in enumerate(dates, start=1):
             t0 = time.perf_counter()
+            offset = log_path.stat().st_size
             code = run_dag(day, env, log_path)
             state = "ok" if code == 0 else "FAILED"
+            _say(f"      [{i}/{len(dates)}] {day} {state} ({time.perf_counter() - t0:.0f} s)")
             if code != 0:
                 failed.append(day)
-            _say(f"      [{i}/{len(dates)}] {day} {state} ({time.perf_counter() - t0:.0f} s)")
+                for task_id, problem in failure_reasons(log_path, offset):
+                    _say(f"          {task_id}: {problem}")
         timings["airflow"] = time.perf_counter() - started
 
         _say("[4/4] Summary")
-        _print_summary(db, dates[-1])
+        _print_summary(db, dates[-1], private=database.private)
     total = sum(timings.values())
     _say("\nPhases: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; total {total:.1f} s")
     if failed:
@@ -185,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(db: config.Database, as_of: date) -> None:
+def _print_summary(db: config.Database, as_of: date, *, private: bool) -> None:
     from household_monitoring.database import connect
     from household_monitoring.quality import data_docs_index
 
@@ -229,7 +278,7 @@ def _print_summary(db: config.Database, as_of: date) -> None:
     _say(f"    Data Docs   {data_docs_index()}")
     _say(f"    report      {config.reports_dir() / as_of.isoformat() / 'index.html'}  (dbt docs linked from it)")
     _say("    roles       analyst (marts, reporting), auditor (audit, quarantine, lineage), hm_pipeline (writer)")
-    if config.configured_database() is None or "HM_DATABASE_URL" in os.environ:
+    if private:
         _say("    (the private server stops after the run: `.venv/bin/hm db start` starts it again)")
 
 
@@ -299,14 +348,14 @@ def cmd_db(args: argparse.Namespace) -> int:
             db = postgres_server.start()
             _say(db.url)
         elif args.action == "stop":
-            postgres_server.stop()
+            _say(f"stopped (data kept in {postgres_server.data_dir()})" if postgres_server.stop() else "not running")
         else:
             _say(postgres_server.database().url if postgres_server.is_running() else "not running")
     return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    _print_summary(config.warehouse(), args.as_of or date.today())
+    _print_summary(config.warehouse(), args.as_of or date.today(), private=config.configured_database() is None)
     return 0
 
 
@@ -585,7 +634,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", nargs="+", metavar="update | check | init LANGUAGE")
     p.set_defaults(func=cmd_i18n)
     args = parser.parse_args(argv)
-    return args.func(args)
+    # A stop (SIGTERM, e.g. from a supervisor) unwinds like Ctrl-C, so what was started (the private
+    # PostgreSQL, an Airflow run) is stopped on the way out instead of left running.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _say("\ninterrupted: stopped what this command had started (the private PostgreSQL, if it ran one)")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

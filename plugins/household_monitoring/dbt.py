@@ -149,7 +149,17 @@ def write_sources(contracts: dict[str, Contract], project_dir: Path = DBT_PROJEC
 
 
 class DbtFailed(RuntimeError):
-    """dbt returned failure; the message lists the failing nodes and their messages."""
+    """dbt returned failure; the message lists the failing nodes and their messages.
+
+    ``data_tests_failed`` is true when every failing node is a test that ran and found rows
+    (dbt status ``fail``: a data or unit test), none an error: the data (or the code) is
+    wrong, and running the same build again gives the same answer, so a caller should not
+    retry it. Errors (a lost connection, a lock timeout, a SQL error) may pass on a retry.
+    """
+
+    def __init__(self, message: str, *, data_tests_failed: bool = False) -> None:
+        super().__init__(message)
+        self.data_tests_failed = data_tests_failed
 
 
 #: Session settings of dbt's connections (libpq reads PGOPTIONS). JIT off: PostgreSQL compiles
@@ -200,16 +210,17 @@ def run_dbt(
     ]
     log.info("dbt %s", " ".join(args))
     result = dbtRunner().invoke(full)
-    failures, warnings = [], []
+    failures, warnings, statuses = [], [], set()
     for node in getattr(result.result, "results", None) or []:
         status = str(node.status)
         if status in ("error", "fail", "runtime error"):
             failures.append(f"{node.node.unique_id}: {node.message}")
+            statuses.add(status)
         elif status == "warn":
             warnings.append(f"{node.node.unique_id}: {node.message}")
     for warning in warnings:
         log.warning("dbt warning: %s", warning)
     if not result.success:
         detail = "; ".join(failures) or str(result.exception)
-        raise DbtFailed(f"dbt {args[0]} failed: {detail}")
+        raise DbtFailed(f"dbt {args[0]} failed: {detail}", data_tests_failed=statuses == {"fail"})
     return warnings

@@ -165,7 +165,9 @@ def start() -> Database:
     raise RuntimeError(f"private PostgreSQL on port {db.port} does not answer")
 
 
-def stop() -> None:
-    """Stop the private server if it runs (fast shutdown)."""
-    if is_running():
-        _pg_ctl(["-w", "-m", "fast", "stop"], _system_user())
+def stop() -> bool:
+    """Stop the private server if it runs (fast shutdown); returns whether it was running."""
+    if not is_running():
+        return False
+    _pg_ctl(["-w", "-m", "fast", "stop"], _system_user())
+    return True

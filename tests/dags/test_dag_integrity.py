@@ -132,3 +132,47 @@ def test_a_run_without_a_logical_date_takes_the_date_from_its_configuration_or_f
         AirflowFailException, match=r"the run's date 2024-07-01 differs from its logical date 2024-07-18"
     ):
         module._extract_date(context(scheduled, "2024-07-01"))
+
+
+def test_failing_dbt_tests_fail_the_marts_build_at_once_and_errors_retry(dagbag, monkeypatch):
+    """A dbt data test that finds rows fails the same way on every retry: no retry (break-it finding).
+
+    An error (a lost connection, a lock timeout) may pass on the next try: it keeps the task's retries.
+    """
+    from datetime import date
+    from types import SimpleNamespace
+
+    import pendulum
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from household_monitoring import pipeline
+    from household_monitoring.dbt import DbtFailed
+
+    build_marts = dagbag.dags["household_monitoring_daily"].get_task("build_marts")
+    assert build_marts.retries == 2
+    context = {
+        "params": {"date": None},
+        "dag_run": SimpleNamespace(conf={}),
+        "logical_date": pendulum.datetime(2024, 7, 16, tz="Asia/Shanghai"),
+        "ti": SimpleNamespace(get_previous_dagrun=lambda state: None),
+    }
+    monkeypatch.setitem(build_marts.python_callable.__globals__, "_warehouse", lambda: "warehouse")
+    built: list[tuple[date, str]] = []
+
+    def failing(failure: DbtFailed):
+        def build(day, db):
+            built.append((day, db))
+            raise failure
+
+        return build
+
+    tests_failed = DbtFailed("dbt build failed: test.x.unique_y: Got 2 results", data_tests_failed=True)
+    monkeypatch.setattr(pipeline, "build_marts", failing(tests_failed))
+    with pytest.raises(AirflowFailException, match=r"^dbt build failed: test\.x\.unique_y: Got 2 results$"):
+        build_marts.python_callable(**context)
+    error = DbtFailed("dbt build failed: model.x.y: server closed the connection unexpectedly")
+    monkeypatch.setattr(pipeline, "build_marts", failing(error))
+    with pytest.raises(DbtFailed) as raised:
+        build_marts.python_callable(**context)
+    assert not isinstance(raised.value, AirflowFailException) and raised.value is error
+    assert built == [(date(2024, 7, 16), "warehouse")] * 2

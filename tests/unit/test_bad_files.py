@@ -332,6 +332,27 @@ def test_a_stray_quote_is_confined_to_its_line(conn, all_contracts):
     ]
 
 
+def test_a_quote_inside_a_quoted_field_quarantines_its_record_and_a_doubled_one_loads(conn, all_contracts):
+    """`"夏普"吐勒乡卫生院"`: lenient CSV readers make it 夏普吐勒乡卫生院" without a word (break-it finding)."""
+    result = _load(conn, all_contracts["medical_settlements"], "files/quote_inside_quoted_field.csv")
+    assert _outcome(result) == ("loaded", 4, 3, 1)
+    assert _raw(conn, "medical_settlements", "_row_number, settlement_id, hospital", result.batch_id) == [
+        (2, "FX1", "县人民医院"),
+        (4, "FX3", '县"人民"医院'),
+        (5, "FX4", "县人民医院"),
+    ]
+    assert _quarantine(conn, "medical_settlements", result.batch_id) == [
+        (
+            3,
+            None,
+            [
+                'hospital: a quote inside a quoted field at line 3 (a quote in a value is written as two quotes ""):'
+                " the value is not known"
+            ],
+        )
+    ]
+
+
 def test_a_file_twice_late_or_again(conn, all_contracts):
     contract = all_contracts["medical_settlements"]
     first = _load(conn, contract, "files/arrives_twice.csv", date(2032, 2, 10))
@@ -527,6 +548,7 @@ RECORDS = {
     "files/cut_inside_last_field.csv": 3,
     "files/header_only.csv": 0,
     "files/only_bom.csv": 0,
+    "files/quote_inside_quoted_field.csv": 4,
     "files/quoted_newline.csv": 2,
     "files/stray_quote.csv": 51,
     "files/truncated_last_record.csv": 3,

@@ -4,7 +4,8 @@
 -- (by a home visit, or cleared by a later signal for rules that clear automatically),
 -- and the delays against the targets of seed service_targets: home visit (3 days
 -- from the warning) and, for confirmed warnings, assistance (15 days from the
--- warning: the first assistance measure on or after the day it was raised).
+-- confirmation, as the officials' work lists set it due: the first assistance measure on or
+-- after the day the warning was raised; one given by the day of the confirmation takes 0 days).
 -- Planned for scale (issue 10): the latest transitions are found by their event numbers
 -- (max per warning, joined back on the key) rather than by row_number() = 1 filters, which
 -- PostgreSQL estimates at 0.5 % of their input and then joins in nested loops; the import
@@ -92,12 +93,16 @@ final as (
         end as lifted_by,
         first_assistance.assisted_on,
         first_assistance.assistance_measure_id,
-        first_assistance.assisted_on - summary.raised_on as days_to_assistance,
+        -- greatest() skips nulls: only where both dates exist
+        case
+            when first_assistance.assisted_on is not null and summary.confirmed_on is not null
+                then greatest(first_assistance.assisted_on - summary.confirmed_on, 0)
+        end as days_to_assistance,
         assistance_target.days as assistance_target_days,
         case
             when summary.confirmed_on is not null
                 then
-                    coalesce(first_assistance.assisted_on, {{ as_of_date() }}) - summary.raised_on
+                    coalesce(first_assistance.assisted_on, {{ as_of_date() }}) - summary.confirmed_on
                     > assistance_target.days
         end as is_assistance_late,
         summary.escalations,
