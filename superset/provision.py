@@ -79,6 +79,24 @@ def write_zip(contents: dict[str, str], path: Path) -> None:
             bundle.writestr(f"{BUNDLE_ROOT}/{name}", text)
 
 
+def grant_language_pack_to_public(security_manager) -> None:
+    """Let a visitor who is not logged in read the interface's translation (``/superset/language_pack/<lang>/``).
+
+    Superset 6.1's pages fetch the language pack whenever the locale is not English (here ``zh``, the
+    default), the login page too; the endpoint requires ``can_language_pack on Superset``, which the
+    ``Public`` role lacks, so the login page stayed in English and its request was redirected to
+    ``/login/``, whose late answer could replace the session cookie of a login made meanwhile
+    (apache/superset#38178 and discussion #34885 describe the login page's missing translation). The pack is
+    Superset's own public message catalog: nothing of the warehouse. Idempotent.
+    """
+    role = security_manager.find_role(security_manager.auth_role_public)
+    permission = security_manager.find_permission_view_menu("can_language_pack", "Superset")
+    if role is None or permission is None:
+        raise SystemExit("Superset's Public role or its can_language_pack permission is missing (superset init)")
+    if permission not in role.permissions:
+        security_manager.add_permission_role(role, permission)
+
+
 def main() -> int:
     """Template the bundle, optionally zip it, import it as the admin user; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,6 +134,7 @@ def main() -> int:
         except CommandInvalidError as exc:
             print(f"import of {ASSETS} failed: {exc.normalized_messages()}", file=sys.stderr)
             return 1
+        grant_language_pack_to_public(security_manager)
     kinds = sorted({name.split("/")[0] for name in contents if "/" in name})
     counts = ", ".join(f"{sum(n.startswith(k + '/') for n in contents)} {k}" for k in kinds)
     print(f"imported {counts} from {ASSETS}")

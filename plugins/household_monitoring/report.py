@@ -172,10 +172,38 @@ def _grouped_bars(categories: list[str], keys: list[str], counts: dict[tuple[str
     return fig
 
 
+#: At most this many dates under the trend chart (every day up to 8 days, then every 2nd, 3rd, ... day).
+TREND_MAX_DATE_LABELS = 8
+
+
+def _trend_ticks(days: list[date]) -> list[date]:
+    """The days labelled under the trend: each day at most once, whole days only, the last day always.
+
+    Every ``ceil(len(days) / TREND_MAX_DATE_LABELS)``-th day counted back from the last (the as-of date).
+    matplotlib's ``AutoDateLocator`` put ticks every few hours on a trend of 2-3 days, each labelled
+    with its date: the same date repeated (issue 13).
+    """
+    step = -(-len(days) // TREND_MAX_DATE_LABELS)
+    return days[::-1][::step][::-1]
+
+
+def _trend_y_ticks(top: int) -> list[int]:
+    """Whole-number ticks of the trend's y axis, from 0 to the first tick above ``top`` (open warnings).
+
+    The axis ends on a labelled tick with room above the highest point for its label (at least 10 %
+    and one warning), so it is never cut under the line's last value nor, with no open warning at all,
+    drawn from 0 to 0.05 with fractional ticks (matplotlib's default margins; issue 13).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(nbins=6, integer=True).tick_values(0, max(top * 1.1, top + 1))
+    return [int(tick) for tick in ticks if tick >= 0]
+
+
 def _trend_chart(trend: list[tuple[date, int]], t: Translator):
+    """Open warnings per day (``trend``: consecutive days, oldest first) as a line, in SVG group ``trend-line``."""
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 3.2))
     days = [day for day, _ in trend]
@@ -184,12 +212,12 @@ def _trend_chart(trend: list[tuple[date, int]], t: Translator):
     line.set_gid("trend-line")
     ax.annotate(str(values[-1]), (days[-1], values[-1]), textcoords="offset points", xytext=(4, 4), fontsize=9)
     ax.set_ylabel(t.gettext("open warnings"))
-    ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
+    y_ticks = _trend_y_ticks(max(values))
+    ax.set_yticks(y_ticks)
+    ax.set_ylim(0, y_ticks[-1])
+    ax.set_xticks(_trend_ticks(days))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-    if len(days) == 1:
-        ax.set_xticks(days)
+    ax.set_xlim(mdates.date2num(days[0]) - 0.5, mdates.date2num(days[-1]) + 0.5)  # half a day either side
     fig.autofmt_xdate()
     ax.spines[["top", "right"]].set_visible(False)
     return fig

@@ -36,11 +36,6 @@ from household_monitoring.database import connect, create_database, drop_databas
 from household_monitoring.sample_data.generator import D1, D2, generate_county
 
 pytestmark = pytest.mark.e2e
-if os.environ.get("HM_SUPERSET_TESTS") != "1":
-    # Opt-in for now: after the dashboard gained its Chinese titles and four ECharts charts, the last CI
-    # run here saw no chart drawn within 120 s (under load); not yet diagnosed. Run it with
-    # HM_SUPERSET_TESTS=1 python3 dev.py test tests/superset
-    pytest.skip("Superset dashboard test is opt-in: set HM_SUPERSET_TESTS=1", allow_module_level=True)
 REPORT_DATE = date(2024, 7, 22)
 CHART_TIMEOUT_S = 120
 
@@ -207,20 +202,30 @@ def _expected(analyst) -> dict[str, list[list[str]]]:
     }
 
 
-def _log_in(page, url: str, password: str) -> None:
-    """Through the login form, as a user would. The login page's event-log request can answer after the
-    login and overwrite the new session cookie with an anonymous one (Superset 6.1, seen here about one
-    time in three); a user then lands on the login page again and signs in again: so do we, up to 3 times.
+def _open_dashboard(page, url: str, path: str, password: str) -> None:
+    """Log in through the login form, as a user would, and open the dashboard at ``path``.
+
+    A request the login page sent before the login and Superset 6.1 redirects to ``/login/`` for an
+    anonymous user (its event log, ``/superset/log/``; its language pack too until provisioning let
+    the Public role read it) can be answered after the login: that answer's anonymous session cookie
+    replaces the new one, the browser is logged out again and the dashboard's URL leads back to the
+    login page. That was CI's "no chart drew" (no chart was on the page); reproduced here by answering
+    such a request after the login. A user then signs in again: so do we, up to 3 times. Waiting for
+    the login page's own requests before sending the form makes it rare. Raises ``AssertionError``
+    naming the page when still logged out after 3 tries.
     """
     for _attempt in range(3):
-        page.goto(f"{url}/login/")
+        page.goto(f"{url}/login/", wait_until="networkidle")
         page.fill("#username", superset.ADMIN_USER)
         page.fill("#password", password)
         page.click("[data-test='login-button']")
         page.wait_for_load_state("networkidle")
+        if "/login" in page.url:
+            continue
+        page.goto(f"{url}{path}")
         if "/login" not in page.url:
             return
-    raise AssertionError(f"could not log in to {url} as {superset.ADMIN_USER}: still on {page.url}")
+    raise AssertionError(f"could not open {url}{path} as {superset.ADMIN_USER}: still on {page.url}")
 
 
 def _read_dashboard(browser, url: str, path: str, password: str) -> tuple[dict, dict]:
@@ -247,8 +252,7 @@ def _read_dashboard(browser, url: str, path: str, password: str) -> tuple[dict, 
     try:
         page = context.new_page()
         page.on("response", keep)
-        _log_in(page, url, password)
-        page.goto(f"{url}{path}")
+        _open_dashboard(page, url, path, password)
         deadline = time.monotonic() + CHART_TIMEOUT_S
         while True:
             charts = page.evaluate(READ_CHARTS_JS)
@@ -264,7 +268,7 @@ def _read_dashboard(browser, url: str, path: str, password: str) -> tuple[dict, 
                 return charts, data
             if time.monotonic() > deadline:
                 drawn = sorted(n for n, c in charts.items() if c["rows"] is not None or c["canvas"])
-                raise AssertionError(f"after {CHART_TIMEOUT_S} s only these charts drew: {drawn}")
+                raise AssertionError(f"after {CHART_TIMEOUT_S} s on {page.url} only these charts drew: {drawn}")
             time.sleep(0.5)
     finally:
         context.close()
