@@ -33,8 +33,22 @@
     and re-running the date keeps that order), then the latest batch, then the last
     row; earlier versions stay in raw for the audit trail.
     _first_known_on is the logical date the record was first published: the date the
-    pipeline learnt of it, which a re-delivery of the same record never moves. -#}
+    pipeline learnt of it, which a re-delivery of the same record never moves.
+    In an incremental model's daily run only the records the changed batches can change
+    are ranked (macros/incremental_staging.sql); a full build ranks every record. -#}
 {% macro latest_published_rows(source_name, table_name, key_columns) -%}
+    {%- if is_incremental() %}
+    with
+
+    changed as (
+        {{ changed_batches(source_name) }}
+    ),
+
+    changed_keys as (
+        {{ changed_keys(source_name, table_name, key_columns) }}
+    )
+
+    {% endif -%}
     select *
     from (
         select
@@ -49,6 +63,9 @@
             ) as _version_rank,
             min(published._logical_date) over (partition by {{ key_columns | join(', ') }}) as _first_known_on
         from ({{ published_rows(source_name, table_name) }}) as published
+        {%- if is_incremental() %}
+            where ({{ key_columns | join(', ') }}) in (select {{ key_columns | join(', ') }} from changed_keys)
+        {%- endif %}
     ) as versions
     where _version_rank = 1
 {%- endmacro %}

@@ -106,6 +106,16 @@ LEDGER_DDL = [
 )""",
     """comment on table audit.notifications_sent is
   'Work lists sent: one row per logical date, official and channel (email, webhook); re-runs skip what is here.'""",
+    # dbt's bookkeeping for incremental staging (dbt_project/macros/incremental_staging.sql):
+    # the published batches each staging table was last built from, so a daily run derives
+    # again only the records of batches that entered or left that scope.
+    """create table if not exists audit.dbt_batch_scope (
+  relation text not null,
+  batch_id bigint not null,
+  primary key (relation, batch_id)
+)""",
+    """comment on table audit.dbt_batch_scope is
+  'The published batches each incremental staging table (schema.table) reflects, written by its last dbt build.'""",
 ]
 
 

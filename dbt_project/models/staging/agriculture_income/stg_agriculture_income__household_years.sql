@@ -1,3 +1,21 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['household_id', 'income_year'],
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['household_id', 'income_year'], 'unique': True},
+        {'columns': ['batch_id']},
+        {'columns': ['known_on']},
+    ],
+    post_hook=[
+        "{{ delete_records_out_of_scope('agriculture_income') }}",
+        "{{ record_batch_scope('agriculture_income') }}",
+    ]
+) }}
+-- Incremental (macros/incremental_staging.sql): a daily run derives again only the
+-- records of batches published, superseded or moved out of the as-of scope since the
+-- last build.
 -- Agricultural income per household and year, latest version of each household-year.
 with
 

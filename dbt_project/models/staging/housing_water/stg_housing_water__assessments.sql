@@ -1,3 +1,21 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['household_id', 'assessed_on'],
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['household_id', 'assessed_on'], 'unique': True},
+        {'columns': ['batch_id']},
+        {'columns': ['known_on']},
+    ],
+    post_hook=[
+        "{{ delete_records_out_of_scope('housing_water') }}",
+        "{{ record_batch_scope('housing_water') }}",
+    ]
+) }}
+-- Incremental (macros/incremental_staging.sql): a daily run derives again only the
+-- records of batches published, superseded or moved out of the as-of scope since the
+-- last build.
 -- House safety and drinking water assessments, latest version of each assessment.
 with
 

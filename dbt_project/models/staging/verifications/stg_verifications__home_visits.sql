@@ -1,3 +1,21 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['visit_id'],
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['visit_id'], 'unique': True},
+        {'columns': ['batch_id']},
+        {'columns': ['known_on']},
+    ],
+    post_hook=[
+        "{{ delete_records_out_of_scope('verifications') }}",
+        "{{ record_batch_scope('verifications') }}",
+    ]
+) }}
+-- Incremental (macros/incremental_staging.sql): a daily run derives again only the
+-- records of batches published, superseded or moved out of the as-of scope since the
+-- last build.
 -- One row per home visit by a village official. A visit sent again is taken
 -- from the latest published batch.
 with

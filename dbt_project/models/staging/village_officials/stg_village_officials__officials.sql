@@ -1,3 +1,21 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['official_id'],
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['official_id'], 'unique': True},
+        {'columns': ['batch_id']},
+        {'columns': ['known_on']},
+    ],
+    post_hook=[
+        "{{ delete_records_out_of_scope('village_officials') }}",
+        "{{ record_batch_scope('village_officials') }}",
+    ]
+) }}
+-- Incremental (macros/incremental_staging.sql): a daily run derives again only the
+-- records of batches published, superseded or moved out of the as-of scope since the
+-- last build.
 -- One row per official's posting (village specialist, township supervisor, county
 -- officer), latest version from the roster. Names, phones and emails are the
 -- officials' personal data: only this view and raw hold them; marts carry official_id.

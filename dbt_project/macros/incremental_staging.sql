@@ -1,0 +1,110 @@
+{#- Incremental staging (issue 10): a daily run re-derives only the records that the
+    batches changed since the table was last built can change, instead of re-ranking
+    every raw row ever loaded.
+
+    The batches a staging table reflects (its scope) are the source's published
+    batches with a logical date on or before var('as_of_date') (published_rows).
+    audit.dbt_batch_scope records, per table, the scope it was last built from
+    (record_batch_scope, a post-hook in the same transaction as the build). A daily
+    run compares it with the ledger: the batches in the scope now and not then (a
+    newly published file, a late file for a past date, a past batch back in scope
+    when a later as-of date is built again) and those in it then and not now (a
+    superseded batch of a re-run date, batches after the as-of date of a re-run of a
+    past date) are the changed batches.
+
+    A record (key) is derived again, from all its versions in scope, when
+      - a changed batch holds a version of it (its raw rows: batches entering the
+        scope, and batches leaving it whose rows are still in raw), or
+      - its latest version came from a changed batch (batch_id: covers a superseded
+        batch, whose raw rows the loader deleted), or
+      - it was first published on the logical date of a changed batch (known_on: a
+        removed batch may have held its first version).
+    Nothing else can change a record: a staging row is its latest version in scope
+    (order: logical date, delivery time, batch, row; macro latest_published_rows) and
+    the date of its first version. A record with no version left in scope (its only
+    batch superseded by a file without it, or after the as-of date) is deleted
+    (delete_records_out_of_scope). So a daily run gives the rows a full build
+    (--full-refresh) gives; tests/scenarios/test_incremental.py checks it with a late
+    file, a re-run of a past date and a correction of an old settlement.
+    Without a recorded scope (a table built before this bookkeeping, the record
+    deleted) every batch in scope counts as changed: a full recomputation. -#}
+
+{#- The published batches of a source in the scope of this run (batch_id). -#}
+{% macro batches_in_scope(source_name) -%}
+    select batch_id
+    from {{ source('audit', 'load_batches') }}
+    where
+        source = '{{ source_name }}'
+        and status = 'published'
+        {%- if var('as_of_date') %}
+            and logical_date <= {{ as_of_date() }}
+        {%- endif %}
+{%- endmacro %}
+
+{#- The batches whose membership of the scope changed since this table was last built. -#}
+{% macro changed_batches(source_name) -%}
+    (
+        ({{ batches_in_scope(source_name) }})
+        except
+        (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
+    )
+    union all
+    (
+        (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
+        except
+        ({{ batches_in_scope(source_name) }})
+    )
+{%- endmacro %}
+
+{#- The keys to derive again in a daily run (see above), from the CTE `changed`
+    (changed_batches); key_columns are named and typed alike in the raw table and the
+    staging table. -#}
+{% macro changed_keys(source_name, table_name, key_columns) -%}
+    select {{ key_columns | join(', ') }}
+    from {{ source(source_name, table_name) }}
+    where _batch_id in (select batch_id from changed)
+    union
+    select {{ key_columns | join(', ') }}
+    from {{ this }}
+    where
+        batch_id in (select batch_id from changed)
+        or known_on in (
+            select changed_ledger.logical_date
+            from {{ source('audit', 'load_batches') }} as changed_ledger
+            where changed_ledger.batch_id in (select batch_id from changed)
+        )
+{%- endmacro %}
+
+{#- Post-hook: records whose every version left the scope. After the delete+insert, a
+    record still in scope carries a batch in scope; one left with a batch that left the
+    scope has no version in it any more. -#}
+{% macro delete_records_out_of_scope(source_name) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where batch_id in (
+            (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
+            except
+            ({{ batches_in_scope(source_name) }})
+        )
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook (after delete_records_out_of_scope): the scope this build reflects. -#}
+{% macro record_batch_scope(source_name) -%}
+    delete from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}';
+    insert into {{ source('audit', 'dbt_batch_scope') }} (relation, batch_id)
+    select '{{ scope_relation() }}', batch_id from ({{ batches_in_scope(source_name) }}) as in_scope
+{%- endmacro %}
+
+{#- The table's name in audit.dbt_batch_scope: schema and table, not the database, so a
+    copy of the warehouse (create database .. template) keeps its bookkeeping. In a dbt
+    unit test `this` is a CTE with neither: 'unit_test'. -#}
+{% macro scope_relation() -%}
+    {%- if this.identifier -%}
+        {{ this.schema }}.{{ this.identifier }}
+    {%- else -%}
+        unit_test
+    {%- endif -%}
+{%- endmacro %}
