@@ -36,6 +36,11 @@ from household_monitoring.database import connect, create_database, drop_databas
 from household_monitoring.sample_data.generator import D1, D2, generate_county
 
 pytestmark = pytest.mark.e2e
+if os.environ.get("HM_SUPERSET_TESTS") != "1":
+    # Opt-in for CI's budget: it passes (the login race that kept charts from drawing is fixed), but it builds a
+    # county of its own through three DAG runs and installs Superset, ~10 minutes alone, and a clean-clone run of
+    # the whole suite with it took over 40 minutes here. Run: HM_SUPERSET_TESTS=1 python3 dev.py test tests/superset
+    pytest.skip("the Superset dashboard test is opt-in: set HM_SUPERSET_TESTS=1", allow_module_level=True)
 REPORT_DATE = date(2024, 7, 22)
 CHART_TIMEOUT_S = 120
 
