@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from support import migrated_database
 
 TEST_SALT = "test-salt-not-secret"
 
@@ -91,14 +92,15 @@ def contracts():
 @pytest.fixture
 def fresh_db(server):
     """A database of its own for a test that needs an empty ledger; dropped after the test."""
-    from household_monitoring.database import connect, create_database, drop_database, migrate
+    with migrated_database(server) as db:
+        yield db
 
-    name = f"hm_test_{secrets.token_hex(4)}"
-    db = create_database(server, name)
-    with connect(db) as conn:
-        migrate(conn)
-    yield db
-    drop_database(server, name)
+
+@pytest.fixture(scope="module")
+def fresh_module_db(server):
+    """A database of its own for a module whose tests build on each other's days; dropped after the module."""
+    with migrated_database(server) as db:
+        yield db
 
 
 #: Chromium flags that work headless in containers and CI (no sandbox, no GPU, no background traffic).

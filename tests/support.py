@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import email
 import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 
 
@@ -26,3 +29,19 @@ def relation_rows(conn, relation: str, volatile: tuple[str, ...]) -> list[str]:
     rows = conn.execute(f"select to_jsonb(t) from {relation} as t").fetchall()
     kept = [{k: v for k, v in r[0].items() if not any(mark in k for mark in volatile)} for r in rows]
     return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in kept)
+
+
+@contextmanager
+def migrated_database(server) -> Iterator:
+    """A throwaway database ``hm_test_<random>`` on ``server`` with the pipeline's tables (``migrate``);
+    dropped on exit."""
+    from household_monitoring.database import connect, create_database, drop_database, migrate
+
+    name = f"hm_test_{secrets.token_hex(4)}"
+    db = create_database(server, name)
+    try:
+        with connect(db) as conn:
+            migrate(conn)
+        yield db
+    finally:
+        drop_database(server, name)

@@ -116,20 +116,6 @@ def county(fresh_module_db, tmp_path_factory, var_dir):
     return landing, sample, handover
 
 
-@pytest.fixture(scope="module")
-def fresh_module_db(server):
-    import secrets
-
-    from household_monitoring.database import create_database, drop_database, migrate
-
-    name = f"hm_test_{secrets.token_hex(4)}"
-    db = create_database(server, name)
-    with connect(db) as conn:
-        migrate(conn)
-    yield db
-    drop_database(server, name)
-
-
 def _run_day(db, landing, day: date) -> dict:
     for source in load_contracts():
         try:

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import csv
 import re
-import secrets
 import shutil
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from stdnum.cn import ric
-from support import relation_rows
+from support import migrated_database, relation_rows
 
 from household_monitoring.contracts import load_contracts
 from household_monitoring.database import connect
@@ -116,19 +115,13 @@ def _snapshot(db) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def clean(server, landing, var_dir):
     """The clean run: each day once, in order, then the marts as of the last day."""
-    from household_monitoring.database import create_database, drop_database, migrate
-
-    name = f"hm_test_{secrets.token_hex(4)}"
-    db = create_database(server, name)
-    with connect(db) as conn:
-        migrate(conn)
-    audits = {}
-    for day in DAYS:
-        assert _ingest_day(db, landing, day) == []
-        audits[day] = audit_day(day, db)
-    build_marts(DAYS[-1], db)
-    yield db, audits, _snapshot(db)
-    drop_database(server, name)
+    with migrated_database(server) as db:
+        audits = {}
+        for day in DAYS:
+            assert _ingest_day(db, landing, day) == []
+            audits[day] = audit_day(day, db)
+        build_marts(DAYS[-1], db)
+        yield db, audits, _snapshot(db)
 
 
 def test_retry_rerun_and_backfill_equal_a_single_clean_run(clean, fresh_db, landing, monkeypatch):
