@@ -181,7 +181,7 @@ def household_monitoring_daily():
             print(f"waiting for the earlier run {earlier} to finish")
             raise AirflowRescheduleException(pendulum.now("UTC").add(seconds=30))
         try:
-            build(_extract_date(context), _warehouse())
+            build(_extract_date(context), _warehouse(), dag_run_id=context["run_id"])
         except DbtFailed as failed:
             if failed.data_tests_failed:  # the same data fails the same tests: no retry
                 raise AirflowFailException(str(failed)) from None

@@ -116,6 +116,21 @@ LEDGER_DDL = [
 )""",
     """comment on table audit.dbt_batch_scope is
   'The published batches each incremental staging table (schema.table) reflects, written by its last dbt build.'""",
+    # Every marts build (pipeline.build_marts), whoever ran it: the daily run, a backfill, a push, hm run.
+    # started_at is taken once the build holds the warehouse's marts lock, so a build that started after
+    # a batch was published contains it (a push's build is skipped when such a build already succeeded).
+    """create table if not exists audit.marts_builds (
+  build_id bigserial primary key,
+  as_of_date date not null,
+  started_at timestamptz not null default now(),
+  finished_at timestamptz,
+  status text not null default 'running' check (status in ('running', 'success', 'failed')),
+  dag_run_id text,
+  problem text
+)""",
+    "create index if not exists marts_builds_started_idx on audit.marts_builds (started_at)",
+    """comment on table audit.marts_builds is
+  'Marts builds (dbt build as of a date): when each started (holding the marts lock) and ended, and why one failed.'""",
 ]
 
 

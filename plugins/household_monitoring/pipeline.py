@@ -8,12 +8,15 @@ the date. The DAG in ``dags/`` only wires these functions together.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+
+import psycopg
 
 from household_monitoring.config import Database, landing_dir, var_dir
 from household_monitoring.contracts import load_contracts
@@ -168,7 +171,9 @@ def refresh_statistics(logical_date: date, db: Database) -> list[str]:
     return tables
 
 
-def build_marts(logical_date: date, db: Database) -> None:
+def build_marts(
+    logical_date: date, db: Database, *, dag_run_id: str | None = None, unless_built_since: datetime | None = None
+) -> int | None:
     """Fresh statistics (``refresh_statistics``), then ``dbt build`` of every model, seed, snapshot
     and data test, as of ``logical_date``. Raises ``dbt.DbtFailed`` naming the failing nodes.
 
@@ -186,6 +191,14 @@ def build_marts(logical_date: date, db: Database) -> None:
     table lock (PostgreSQL ``lock_timeout``): an analyst's transaction left open on a mart
     then stops the build with ``MartsLocked`` naming the blocking session, instead of
     stalling it forever; the task's retry succeeds once that session ends.
+
+    Every build is recorded in ``audit.marts_builds`` (as-of date, start once the lock is held,
+    end, status, ``dag_run_id``, the problem of a failed one); returns its ``build_id``.
+    ``unless_built_since`` (a time of the warehouse's clock, taken after the caller's batches
+    were published): once the lock is held, when a build as of ``logical_date`` or later that
+    started at or after that time has succeeded, it already contains those batches and nothing
+    is built (returns ``None``). A burst of department pushes then costs one or two builds,
+    not one per push (issue 11).
     """
     from household_monitoring.dbt import DbtFailed, run_dbt
 
@@ -193,25 +206,53 @@ def build_marts(logical_date: date, db: Database) -> None:
     previous = os.environ.get("PGOPTIONS")
     with connect(db, autocommit=True) as lock:
         lock.execute("select pg_advisory_lock(hashtext(%s))", (MARTS_LOCK,))
-        refresh_statistics(logical_date, db)
-        os.environ["PGOPTIONS"] = f"{previous or ''} -c lock_timeout={timeout * 1000}".strip()
+        if unless_built_since is not None:
+            covered = lock.execute(
+                """select build_id from audit.marts_builds where status = 'success' and as_of_date >= %s
+                   and started_at >= %s order by build_id desc limit 1""",
+                (logical_date, unless_built_since),
+            ).fetchone()
+            if covered:
+                log.info("marts as of %s: already built by build %s after %s", logical_date, covered[0],
+                         unless_built_since)  # fmt: skip
+                return None
+        (build_id,) = lock.execute(
+            "insert into audit.marts_builds (as_of_date, dag_run_id) values (%s, %s) returning build_id",
+            (logical_date, dag_run_id),
+        ).fetchone()
+        status, problem = "failed", None
         try:
+            refresh_statistics(logical_date, db)
+            os.environ["PGOPTIONS"] = f"{previous or ''} -c lock_timeout={timeout * 1000}".strip()
             as_of = f"{{as_of_date: '{logical_date.isoformat()}'}}"
             run_dbt(["build", "--exclude-resource-type", "unit_test", "--vars", as_of], db=db, salt=id_salt())
+            status = "success"
         except DbtFailed as failed:
+            problem = str(failed)[:2000]
             if "lock timeout" not in str(failed):
                 raise
             blockers = blocking_sessions(db) or ["(the blocking session has ended since)"]
-            raise MartsLocked(
+            locked = MartsLocked(
                 f"marts build as of {logical_date} waited {timeout} s (HM_MARTS_LOCK_TIMEOUT) for a table lock held "
                 f"by: {'; '.join(blockers)}. It goes on when that session commits or rolls back "
                 f"(or: select pg_terminate_backend(<pid>)); the task retries."
-            ) from failed
+            )
+            problem = str(locked)[:2000]
+            raise locked from failed
+        except BaseException as error:
+            problem = f"{type(error).__name__}: {error}"[:2000]
+            raise
         finally:
             if previous is None:
                 os.environ.pop("PGOPTIONS", None)
             else:
                 os.environ["PGOPTIONS"] = previous
+            with contextlib.suppress(psycopg.Error):  # a lost connection leaves the row 'running'
+                lock.execute(
+                    "update audit.marts_builds set status = %s, finished_at = now(), problem = %s where build_id = %s",
+                    (status, problem, build_id),
+                )
+    return build_id
 
 
 def publish_report(logical_date: date, db: Database) -> str:

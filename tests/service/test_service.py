@@ -374,7 +374,9 @@ def test_scheduled_path_equals_the_dags_test_path(service):
 
 def test_held_back_batch_and_stale_sources_reach_the_data_engineer(service):
     source, day, name = HELD_BACK
-    run_id = "backfill__2024-07-15T16:00:00+00:00"  # the run of business day 2024-07-16
+    # Airflow 3 names a run after its run_after (the end of the data interval), not its logical date: the
+    # run of business day 2024-07-16 (logical date 2024-07-15T16:00Z) is backfill__2024-07-16T16:00:00+00:00.
+    (run_id,) = [r[0] for r in service["runs"] if r[2].astimezone(_shanghai()).date() == day]
     subjects = [message["Subject"] for _, message in service["inbox"].messages]
     held = [m for _, m in service["inbox"].messages if "batch held back" in m["Subject"] and run_id in m.get_content()]
     assert len(held) == 1, subjects

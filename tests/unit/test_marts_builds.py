@@ -1,0 +1,79 @@
+"""``pipeline.build_marts`` records every build in ``audit.marts_builds`` and, for a push, skips a build
+that a later-started successful one already covers (issue 11: a burst of pushes costs one or two builds).
+
+dbt itself is replaced by a recorder here: what is checked is the bookkeeping around it, under the
+warehouse's marts lock (the real builds run in tests/scenarios and tests/service).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from household_monitoring import dbt as dbt_module
+from household_monitoring.database import connect
+from household_monitoring.pipeline import build_marts
+
+DAY = date(2024, 7, 17)
+
+
+@pytest.fixture
+def dbt_calls(monkeypatch):
+    calls: list[list[str]] = []
+    monkeypatch.setattr(dbt_module, "run_dbt", lambda args, **kwargs: calls.append(args))
+    return calls
+
+
+def _builds(db) -> list[tuple]:
+    with connect(db) as conn:
+        return conn.execute(
+            """select build_id, as_of_date, status, dag_run_id, problem, finished_at is not null
+               from audit.marts_builds order by build_id"""
+        ).fetchall()
+
+
+def _now(db):
+    with connect(db) as conn:
+        return conn.execute("select now()").fetchone()[0]
+
+
+def test_a_build_is_recorded_with_its_run_and_end(fresh_db, dbt_calls):
+    build_id = build_marts(DAY, fresh_db, dag_run_id="scheduled__2024-07-17T16:00:00+00:00")
+    assert dbt_calls == [["build", "--exclude-resource-type", "unit_test", "--vars", "{as_of_date: '2024-07-17'}"]]
+    assert _builds(fresh_db) == [(build_id, DAY, "success", "scheduled__2024-07-17T16:00:00+00:00", None, True)]
+
+
+def test_a_push_build_is_skipped_when_a_build_started_after_its_files_succeeded(fresh_db, dbt_calls):
+    published_by = _now(fresh_db)
+    first = build_marts(DAY, fresh_db, dag_run_id="push-1", unless_built_since=published_by)
+    # The second push's files were published before the first build started: that build holds them.
+    assert build_marts(DAY, fresh_db, dag_run_id="push-2", unless_built_since=published_by) is None
+    assert len(dbt_calls) == 1
+    assert [(b[0], b[2], b[3]) for b in _builds(fresh_db)] == [(first, "success", "push-1")]
+
+
+def test_a_build_that_started_before_the_files_or_for_an_earlier_date_does_not_cover_them(fresh_db, dbt_calls):
+    build_marts(date(2024, 7, 16), fresh_db, dag_run_id="earlier-date")
+    build_marts(DAY, fresh_db, dag_run_id="before-the-files")
+    published_by = _now(fresh_db)
+    build_marts(DAY, fresh_db, dag_run_id="push", unless_built_since=published_by)
+    assert [b[3] for b in _builds(fresh_db)] == ["earlier-date", "before-the-files", "push"]
+    assert len(dbt_calls) == 3
+
+
+def test_a_failed_build_is_recorded_with_its_problem_and_covers_nothing(fresh_db, monkeypatch):
+    def fail(args, **kwargs):
+        raise dbt_module.DbtFailed("model.household_monitoring.fct_risk_warnings: relation does not exist")
+
+    monkeypatch.setattr(dbt_module, "run_dbt", fail)
+    published_by = _now(fresh_db)
+    with pytest.raises(dbt_module.DbtFailed):
+        build_marts(DAY, fresh_db, dag_run_id="push-1", unless_built_since=published_by)
+    ((_, as_of, status, run_id, problem, finished),) = _builds(fresh_db)
+    assert (as_of, status, run_id, finished) == (DAY, "failed", "push-1", True)
+    assert problem == "model.household_monitoring.fct_risk_warnings: relation does not exist"
+    calls = []
+    monkeypatch.setattr(dbt_module, "run_dbt", lambda args, **kwargs: calls.append(args))
+    assert build_marts(DAY, fresh_db, dag_run_id="push-2", unless_built_since=published_by) is not None
+    assert len(calls) == 1
