@@ -111,10 +111,9 @@ def household_monitoring_push():
     def build_marts(loaded: list[dict], **context) -> str:
         from datetime import date
 
+        from household_monitoring.database import connect
         from household_monitoring.pipeline import build_marts as build
         from household_monitoring.service.push import marts_as_of
-
-        from household_monitoring.database import connect
 
         db = _warehouse()
         with connect(db) as conn:  # the loads above are committed: a build started from now on holds them
