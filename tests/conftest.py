@@ -20,6 +20,34 @@ from support import migrated_database
 
 TEST_SALT = "test-salt-not-secret"
 
+#: The long modules, longest first (minutes of the clean-clone CI run of 2026-12-02, one worker): they are
+#: collected first so that pytest-xdist's ``--dist loadfile`` (dev.py test) starts them first and the short
+#: ones fill the end of both workers, instead of a long module starting last on one worker.
+LONG_MODULES = [
+    "tests/scenarios/test_scenarios.py",  # ~14: eight DAG runs
+    "tests/service/test_service.py",  # ~10: the stack, a backfill of 3 days and the daily run, pushes, faults
+    "tests/scenarios/test_incremental.py",  # ~9: day by day, then a full refresh
+    "tests/scenarios/test_reporting_and_access.py",  # ~6
+    "tests/superset/test_superset_dashboard.py",  # ~5: Superset's own environment and a browser
+    "tests/scenarios/test_officials.py",  # ~4
+    "tests/scenarios/test_reruns.py",
+    "tests/scenarios/test_sample_calibration.py",
+    "tests/service/test_postgres_restart.py",
+]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run LONG_MODULES first, in that order; every other module keeps pytest's order after them."""
+    rank = {path: i for i, path in enumerate(LONG_MODULES)}
+    root = Path(str(config.rootpath))
+    position = {id(item): i for i, item in enumerate(items)}
+
+    def key(item):
+        module = Path(str(item.path)).relative_to(root).as_posix()
+        return (rank.get(module, len(rank)), position[id(item)])
+
+    items.sort(key=key)
+
 
 @pytest.fixture(scope="session")
 def var_dir(tmp_path_factory) -> Path:
