@@ -32,10 +32,6 @@ from household_monitoring.pipeline import SourceFailed, build_marts, ingest_sour
 from household_monitoring.sample_data.generator import generate_county
 
 pytestmark = pytest.mark.e2e
-if os.environ.get("HM_SERVICE_STACK_TESTS") != "1":
-    # Opt-in again: passes (3 min alone in a clean-clone CI run, 812 s under load), but that run of the whole
-    # suite took over 40 minutes on this 2-core machine. Run: HM_SERVICE_STACK_TESTS=1 python3 dev.py test tests/service
-    pytest.skip("the PostgreSQL restart test is opt-in: set HM_SERVICE_STACK_TESTS=1", allow_module_level=True)
 DAY = date(2024, 7, 15)
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by", "file_path")
 
