@@ -14,7 +14,6 @@ by a full refresh (``full_refresh=false``).
 from __future__ import annotations
 
 import csv
-import os
 import secrets
 import shutil
 from datetime import date
@@ -31,11 +30,6 @@ from household_monitoring.pipeline import SourceFailed, build_marts, id_salt, in
 from household_monitoring.sample_data.generator import generate_county
 
 pytestmark = pytest.mark.e2e
-if os.environ.get("HM_INCREMENTAL_TESTS") != "1":
-    # Opt-in for CI's budget: it passes (2 passed in a clean-clone run of main today), but it costs ~9 minutes
-    # (six dbt builds) and the whole suite with it took over 40 minutes on this 2-core machine today.
-    # Run: HM_INCREMENTAL_TESTS=1 python3 dev.py test tests/scenarios/test_incremental.py
-    pytest.skip("the incremental-vs-full-refresh test is opt-in: set HM_INCREMENTAL_TESTS=1", allow_module_level=True)
 DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
 LATE = ("medical_settlements", DAYS[1])  # sent after DAYS[2] was built
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by")

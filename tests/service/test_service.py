@@ -111,7 +111,6 @@ def _snapshot(db) -> dict[str, list[str]]:
 
 def _delete_stream(name: str) -> None:
     """Remove the module's JetStream stream from the shared NATS server."""
-    import asyncio
 
     import nats
 
@@ -124,7 +123,7 @@ def _delete_stream(name: str) -> None:
         finally:
             await client.close()
 
-    asyncio.run(delete())
+    push_module.run_sync(delete())
 
 
 class _Reference(threading.Thread):
@@ -389,7 +388,7 @@ def test_held_back_batch_and_stale_sources_reach_the_data_engineer(service):
     # ten departments and the village officials' roster) and channel.
     daily = _daily(service)
     stale = [h for h in service["hooks"] if h["kind"] == "stale_source" and h["run_id"] == daily[0]]
-    sources = sorted(contract.source for contract in load_contracts())
+    sources = sorted(load_contracts())
     assert len(sources) == 11
     assert sorted(h["source"] for h in stale) == sources
     assert all(h["problem"].startswith(f"no file from {h['source']} for ") for h in stale)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 import threading
@@ -13,7 +14,7 @@ import pendulum
 import pytest
 
 from household_monitoring.service import alerts
-from household_monitoring.service.push import Push
+from household_monitoring.service.push import Push, run_sync
 from household_monitoring.service.stack import (
     Stack,
     StackError,
@@ -75,6 +76,31 @@ def test_push_payload_round_trip_and_errors():
     assert Push.from_payload(push.payload()) == push
     with pytest.raises(ValueError, match="logical_date"):
         Push.from_payload({"source": "x", "file": "a.csv"})
+
+
+def test_publishing_works_where_an_event_loop_already_runs():
+    """``hm push``'s synchronous call from code that runs an event loop (a notebook, Playwright's sync API)."""
+
+    async def answer(value):
+        await asyncio.sleep(0)
+        if value < 0:
+            raise ValueError("negative")
+        return value * 2
+
+    async def caller():
+        threads = set()
+
+        async def where():
+            threads.add(threading.current_thread().name)
+            return await answer(21)
+
+        value = run_sync(where())  # a loop runs in this thread: asyncio.run alone would refuse
+        with pytest.raises(ValueError, match="negative"):
+            run_sync(answer(-1))
+        return value, threads
+
+    assert asyncio.run(caller()) == (42, {"hm-push-publish"})
+    assert run_sync(answer(5)) == 10  # and with no loop running, in the caller's thread
 
 
 @pytest.fixture

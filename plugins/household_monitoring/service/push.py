@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -93,9 +94,36 @@ async def publish_async(pushes: list[Push], url: str | None = None, stream: str 
         await client.close()
 
 
+def run_sync(coroutine):
+    """Run ``coroutine`` to completion from synchronous code and return its result (or raise its error).
+
+    ``asyncio.run`` refuses to start while an event loop already runs in the calling thread (a Jupyter
+    kernel, Playwright's sync API, an Airflow task started from async code); the coroutine then runs in
+    its own event loop on a short-lived thread, which this call waits for."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="hm-push-publish")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def publish(pushes: list[Push], url: str | None = None, stream: str | None = None) -> None:
-    """Synchronous ``publish_async``. Raises ``nats`` errors when the server does not answer."""
-    asyncio.run(publish_async(pushes, url, stream))
+    """Synchronous ``publish_async`` (``run_sync``: also from a thread where an event loop runs).
+    Raises ``nats`` errors when the server does not answer."""
+    run_sync(publish_async(pushes, url, stream))
 
 
 class NatsPushTrigger(BaseEventTrigger):
