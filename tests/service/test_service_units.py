@@ -99,8 +99,8 @@ def test_publishing_works_where_an_event_loop_already_runs():
             run_sync(answer(-1))
         return value, threads
 
-    assert asyncio.run(caller()) == (42, {"hm-push-publish"})
-    assert run_sync(answer(5)) == 10  # and with no loop running, in the caller's thread
+    assert run_sync(caller()) == (42, {"hm-push-publish"})
+    assert run_sync(answer(5)) == 10
 
 
 @pytest.fixture
