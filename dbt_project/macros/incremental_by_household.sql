@@ -121,8 +121,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Post-hook: the hashes this build read, for the households it computed. -#}
+{#- Post-hook: the hashes this build read, for the households it computed. A what-if run
+    (var schema_prefix, plugins/household_monitoring/whatif.py) records nothing: its tables are
+    built whole in their own schemas each time, and production, audit included, must stay
+    byte-identical. -#}
 {% macro household_changes_record() -%}
+    {%- if var('schema_prefix', none) -%}
+        select 1
+    {%- else -%}
     delete from {{ source('audit', 'dbt_household_inputs') }}
     where
         relation = '{{ scope_relation() }}'
@@ -134,4 +140,5 @@
         input_hash
     from {{ household_changes_table('household_inputs') }}
     where household_id in (select household_id from {{ household_changes_table('changed_households') }})
+    {%- endif -%}
 {%- endmacro %}

@@ -289,7 +289,5 @@ def drop_what_if(db: Database, name: str) -> list[str]:
             if exists:
                 conn.execute(f'drop schema "{full}" cascade')
                 dropped.append(full)
-        # and the what-if's bookkeeping of the models incremental by household (one row per household)
-        conn.execute("delete from audit.dbt_household_inputs where relation like %s", (f"whatif\\_{name}\\_%",))
         conn.commit()
     return dropped
