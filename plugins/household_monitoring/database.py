@@ -116,6 +116,17 @@ LEDGER_DDL = [
 )""",
     """comment on table audit.dbt_batch_scope is
   'The published batches each incremental staging table (schema.table) reflects, written by its last dbt build.'""",
+    # dbt's bookkeeping for the models incremental by household (dbt_project/macros/
+    # incremental_by_household.sql): a content hash of each household's input rows as each such
+    # model last read them, so a daily run recomputes only the households whose inputs changed.
+    """create table if not exists audit.dbt_household_inputs (
+  relation text not null,
+  household_id text not null,
+  input_hash text not null,
+  primary key (relation, household_id)
+)""",
+    """comment on table audit.dbt_household_inputs is
+  'Per model (schema.table) and household: the hash of the input rows its last dbt build read for that household.'""",
     # Every marts build (pipeline.build_marts), whoever ran it: the daily run, a backfill, a push, hm run.
     # started_at is taken once the build holds the warehouse's marts lock, so a build that started after
     # a batch was published contains it (a push's build is skipped when such a build already succeeded).

@@ -3,12 +3,17 @@
 One database is built day by day through the pipeline functions the DAG tasks call
 (``ingest_source``, ``build_marts``), with what real days bring: the second day's hospital
 settlements arrive late (after the third day was built) and that past date is re-run, and
-the third day corrects a settlement first sent on the first day. Then ``dbt build
+the third day corrects two settlements first sent on the first day. Then ``dbt build
 --full-refresh`` as of the last day rebuilds everything from scratch in the same database;
 every mart, every reporting view and the lifecycle table must hold the same rows as the
 incremental runs left (batch ids and timestamps aside). The income history
 (``int_household_income_changes``) is a record of what each run knew and is never rebuilt
 by a full refresh (``full_refresh=false``).
+
+A correction counts from its own date (issue 10): one of the corrections takes scenario S2's
+household of 2,000.01 yuan out of pocket to 1,990.01 on the third day; its illness warning,
+raised on the first day, is lifted on the third (transition ``corrected``, lifted by
+``correction``), and its history before the third day is what the second day's run wrote.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
 LATE = ("medical_settlements", DAYS[1])  # sent after DAYS[2] was built
 VOLATILE = ("batch", "_at", "seconds", "dag_run", "superseded_by")
 WALKED = "intermediate.int_risk_warning_states_walked"
+CORRECTED_HOUSEHOLD = "6531291000019003"  # S2: 2,000.01 yuan out of pocket on D1 (yellow), corrected on the last day
 
 
 def _ingest_day(db, landing, day: date, sources=None) -> None:
@@ -69,6 +75,26 @@ def _row_versions(db) -> dict[tuple, str]:
         }
 
 
+def _warning_history(db, household_id: str) -> list[tuple]:
+    """The illness warnings' status spells of a household (fct_risk_warning_status_history)."""
+    with connect(db, autocommit=True) as conn:
+        return conn.execute(
+            """select warning_id, transition, status, warning_level, valid_from, valid_to
+               from marts.fct_risk_warning_status_history
+               where household_id = %s and rule_id = 'ILLNESS_OOP' order by warning_id, valid_from""",
+            (household_id,),
+        ).fetchall()
+
+
+def _state_on(history: list[tuple], day: date) -> list[tuple]:
+    """Each warning's status and level on a date, from its status spells."""
+    return [
+        (warning_id, status, level)
+        for warning_id, _, status, level, valid_from, valid_to in history
+        if valid_from <= day and (valid_to is None or day < valid_to)
+    ]
+
+
 @pytest.fixture(scope="module")
 def daily(server, tmp_path_factory, var_dir):
     """The database built day by day, with a late file, a re-run of a past date and a correction."""
@@ -84,30 +110,36 @@ def daily(server, tmp_path_factory, var_dir):
     with open(first, encoding="gbk", newline="") as fh:
         header, *rows = list(csv.reader(fh))
     row = next(r for r in rows if _clean_settlement(header, r))
-    row[header.index("医疗救助支付")] = str(Decimal(row[header.index("医疗救助支付")]) + 10)
-    row[header.index("个人自付")] = str(Decimal(row[header.index("个人自付")]) - 10)
+    # And S2's settlement of 2,000.01 yuan (the only one of that amount) to 1,990.01: below the threshold.
+    (s2_row,) = [r for r in rows if r[header.index("个人自付")] == "2000.01" and r is not row]
+    for corrected in (row, s2_row):
+        corrected[header.index("医疗救助支付")] = str(Decimal(corrected[header.index("医疗救助支付")]) + 10)
+        corrected[header.index("个人自付")] = str(Decimal(corrected[header.index("个人自付")]) - 10)
     with open(landing / "medical_settlements" / DAYS[-1].isoformat() / "corrections.csv", "w", encoding="gbk") as fh:
-        csv.writer(fh).writerows([header, row])
+        csv.writer(fh).writerows([header, row, s2_row])
 
     name = f"hm_test_{secrets.token_hex(4)}"
     db = create_database(server, name)
     with connect(db) as conn:
         migrate(conn)
+    history_before_correction = None
     for day in DAYS:
         _ingest_day(db, landing, day)
         build_marts(day, db)
+        if day == DAYS[1]:
+            history_before_correction = _warning_history(db, CORRECTED_HOUSEHOLD)
     before_late = _row_versions(db)
     shutil.move(held, late_folder)  # the late file lands; the engineer re-runs its date, then the day
     _ingest_day(db, landing, LATE[1], [LATE[0]])
     build_marts(LATE[1], db)
     build_marts(DAYS[-1], db)
-    yield db, before_late, _row_versions(db)
+    yield db, before_late, _row_versions(db), history_before_correction
     drop_database(server, name)
 
 
 def test_daily_runs_carry_the_lifecycle_forward(daily):
     """The rows of streams no event changed are not written again by a later run (same xmin)."""
-    _, before, after = daily
+    _, before, after, _ = daily
     kept = [key for key, xmin in after.items() if before.get(key) == xmin]
     rewritten = [key for key, xmin in after.items() if before.get(key) != xmin]
     assert len(kept) > 100 and len(rewritten) > 0
@@ -124,3 +156,34 @@ def test_full_refresh_equals_the_daily_runs(daily):
     assert differing == []
     assert len(incremental["marts.fct_risk_warnings"]) == 10  # the calibrated sample: a few per cent of 206 households
     assert len(incremental["marts.mart_household_income"]) == 3 * len(incremental["marts.mart_household_risk"])
+
+
+def test_a_correction_counts_from_its_own_date(daily):
+    """The corrected settlement lifts the open illness warning on the correction's date (issue 10)."""
+    db, _, _, history_before = daily
+    with connect(db, autocommit=True) as conn:
+        sums = conn.execute(
+            """select known_on, out_of_pocket_added from intermediate.int_medical_out_of_pocket_summed_to_household_day
+               where household_id = %s order by known_on""",
+            (CORRECTED_HOUSEHOLD,),
+        ).fetchall()
+        warnings = conn.execute(
+            """select warning_level, status, raised_on, lifted_on, lifted_by from marts.fct_risk_warnings
+               where household_id = %s and rule_id = 'ILLNESS_OOP'""",
+            (CORRECTED_HOUSEHOLD,),
+        ).fetchall()
+        transitions = conn.execute(
+            """select transition, event_date, status_after, signal_value from marts.fct_risk_warning_events
+               where household_id = %s and rule_id = 'ILLNESS_OOP' order by event_seq""",
+            (CORRECTED_HOUSEHOLD,),
+        ).fetchall()
+    assert sums == [(DAYS[0], Decimal("2000.01")), (DAYS[-1], Decimal("-10.00"))]  # not back-dated to DAYS[0]
+    assert warnings == [("yellow", "lifted", DAYS[0], DAYS[-1], "correction")]
+    assert transitions == [
+        ("raised", DAYS[0], "awaiting_verification", Decimal("2000.01")),
+        ("corrected", DAYS[-1], "lifted", Decimal("1990.01")),
+    ]
+    history = _warning_history(db, CORRECTED_HOUSEHOLD)
+    assert [_state_on(history, day) for day in DAYS[:-1]] == [_state_on(history_before, day) for day in DAYS[:-1]]
+    assert _state_on(history_before, DAYS[0])[0][1:] == ("awaiting_verification", "yellow")
+    assert _state_on(history, DAYS[-1])[0][1:] == ("lifted", None)

@@ -1,4 +1,17 @@
-{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='household_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['household_id', 'rule_id', 'window_start', 'event_seq'], 'unique': True}],
+    pre_hook=[
+        "{{ household_changes_prepare(
+            [ref('int_medical_out_of_pocket_summed_to_household_day'), ref('stg_verifications__home_visits'),
+             ref('int_risk_level_signals')],
+            [ref('int_risk_rules_in_force')]) }}",
+    ],
+    post_hook=["{{ household_changes_record() }}", "{{ distribute_by_household() }}"]
+) }}
 -- Every event that can move a warning, in one stream per household, rule and
 -- window: signals (new out-of-pocket spending, or a value from int_risk_level_signals:
 -- a level, or income as a multiple of the line), with the rule version in force on
@@ -7,6 +20,10 @@
 -- day it took place moves the warning on the date its batch was published (so the
 -- history of a past date never changes afterwards); the visit date itself is kept
 -- in fct_risk_warning_events for the delay measures.
+-- Incremental by household (issue 10, macros/incremental_by_household.sql): a daily run
+-- computes again only the households whose signals, settlement sums or home visits
+-- changed (every household when the rules in force change); the unique index leads with
+-- household_id, which the delete+insert and the lifecycle's comparison use.
 with
 
 rules as (
@@ -15,14 +32,17 @@ rules as (
 
 medical as (
     select * from {{ ref('int_medical_out_of_pocket_summed_to_household_day') }}
+    where {{ changed_households_only() }}
 ),
 
 visits as (
     select * from {{ ref('stg_verifications__home_visits') }}
+    where {{ changed_households_only() }}
 ),
 
 level_signals as (
     select * from {{ ref('int_risk_level_signals') }}
+    where {{ changed_households_only() }}
 ),
 
 signals as (

@@ -39,7 +39,14 @@
 --   confirmed  a home visit finds the risk real (assistance follows);
 --   lifted     a home visit finds no risk;
 --   cleared    a signal back within the thresholds lifts an open warning of a rule
---              that clears automatically (S3: re-employment), status lifted.
+--              that clears automatically (S3: re-employment), status lifted;
+--   corrected  a correction of an earlier record lowers an accumulated signal (a
+--              negative signal amount: int_medical_out_of_pocket_summed_to_household_day)
+--              back within the thresholds while a warning is open: the warning is lifted
+--              as of the correction's date (issue 10: a correction counts from its own
+--              date; the states before it are unchanged), status lifted, the lowered sum
+--              kept (a later signal crossing the threshold raises a new warning). A
+--              correction that leaves the sum beyond a threshold changes no level.
 -- A visit naming a warning id answers only that warning.
 with recursive
 
@@ -185,11 +192,12 @@ walk as (
             when 'confirmed' then 'confirmed'
             when 'lifted' then 'lifted'
             when 'cleared' then 'lifted'
+            when 'corrected' then 'lifted'
             else walk.status
         end as status,
         case
             when moved.transition in ('raised', 'escalated') then measured.new_level_rank
-            when moved.transition in ('lifted', 'cleared') then 0
+            when moved.transition in ('lifted', 'cleared', 'corrected') then 0
             else walk.level_rank
         end as level_rank,
         case
@@ -202,7 +210,7 @@ walk as (
         end as evidence_ids,
         moved.transition,
         case
-            when moved.transition in ('raised', 'escalated', 'cleared') then events.rule_version
+            when moved.transition in ('raised', 'escalated', 'cleared', 'corrected') then events.rule_version
             else walk.level_rule_version
         end as level_rule_version,
         case
@@ -261,6 +269,13 @@ walk as (
                     and walk.status in ('awaiting_verification', 'confirmed')
                     and measured.new_level_rank > walk.level_rank
                     then 'escalated'
+                when
+                    events.event_kind = 'signal'
+                    and events.accumulates
+                    and events.signal_amount < 0
+                    and walk.status in ('awaiting_verification', 'confirmed')
+                    and measured.new_level_rank = 0
+                    then 'corrected'
                 when
                     events.event_kind = 'signal'
                     and events.clears_automatically

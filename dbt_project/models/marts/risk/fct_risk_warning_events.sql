@@ -1,10 +1,26 @@
-{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='household_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['household_id']}],
+    pre_hook=[
+        "{{ household_changes_prepare(
+            [ref('int_risk_warning_states_walked'), ref('stg_verifications__home_visits')],
+            [ref('int_risk_rules_in_force')]) }}",
+    ],
+    post_hook=["{{ household_changes_record() }}", "{{ distribute_by_household() }}"]
+) }}
 -- Every transition of every warning: raised, escalated, confirmed, lifted, with
 -- its date, the rule version, the evidence rows and, for home visits, who and what note.
+-- Incremental by household (issue 10, macros/incremental_by_household.sql): a daily run
+-- derives again only the households whose lifecycle states or home visits changed (every
+-- household when the rules in force change).
 with
 
 states as (
     select * from {{ ref('int_risk_warning_states_walked') }}
+    where {{ changed_households_only() }}
 ),
 
 rules as (
@@ -13,6 +29,7 @@ rules as (
 
 visits as (
     select * from {{ ref('stg_verifications__home_visits') }}
+    where {{ changed_households_only() }}
 ),
 
 final as (

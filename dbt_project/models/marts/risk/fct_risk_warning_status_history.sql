@@ -1,13 +1,27 @@
-{{ config(post_hook=["{{ distribute_by_household() }}"]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='household_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['household_id']}],
+    pre_hook=[
+        "{{ household_changes_prepare(
+            [ref('fct_risk_warning_events')]) }}",
+    ],
+    post_hook=["{{ household_changes_record() }}", "{{ distribute_by_household() }}"]
+) }}
 -- Each warning's status and level over time: one row per transition, valid from its
 -- date until the next transition (valid_to exclusive, null while current). The
 -- state of every warning on a past date D, as the pipeline knew it on D:
 --   where valid_from <= D and (valid_to is null or D < valid_to).
 -- Several transitions on one day: the last of the day holds from that day.
+-- Incremental by household (issue 10, macros/incremental_by_household.sql): a daily run
+-- derives again only the households whose warning transitions changed.
 with
 
 events as (
     select * from {{ ref('fct_risk_warning_events') }}
+    where {{ changed_households_only() }}
 ),
 
 last_of_day as (

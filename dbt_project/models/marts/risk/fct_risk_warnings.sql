@@ -1,7 +1,8 @@
 {{ config(post_hook=["{{ distribute_by_household() }}"]) }}
 -- One row per warning with its current state as of the as-of date: when it was
 -- raised, at what level, whether it awaits a home visit, was confirmed or lifted
--- (by a home visit, or cleared by a later signal for rules that clear automatically),
+-- (by a home visit, cleared by a later signal for rules that clear automatically, or by a
+-- correction of the records that raised it, as of the correction's date: issue 10),
 -- and the delays against the targets of seed service_targets: home visit (3 days
 -- from the warning) and, for confirmed warnings, assistance (15 days from the
 -- confirmation, as the officials' work lists set it due: the first assistance measure on or
@@ -26,8 +27,9 @@ summary as (
         min(household_id) as household_id,
         min(event_date) filter (where transition = 'raised') as raised_on,
         min(visit_date) filter (where transition in ('confirmed', 'lifted')) as verified_on,
-        max(event_date) filter (where transition in ('lifted', 'cleared')) as lifted_on,
+        max(event_date) filter (where transition in ('lifted', 'cleared', 'corrected')) as lifted_on,
         max(event_date) filter (where transition = 'cleared') as cleared_on,
+        max(event_date) filter (where transition = 'corrected') as corrected_on,
         max(event_date) filter (where transition = 'confirmed') as confirmed_on,
         max(signal_value) filter (where transition in ('raised', 'escalated')) as signal_value,
         count(*) filter (where transition = 'escalated') as escalations,
@@ -84,11 +86,12 @@ final as (
             when summary.verified_on is null and summary.lifted_on is null then {{ as_of_date() }} - summary.raised_on
         end as days_awaiting_verification,
         home_visit_target.days as home_visit_target_days,
-        -- the clock stops at the visit, or when a later signal cleared the warning first
+        -- the clock stops at the visit, or when a later signal or a correction lifted the warning first
         coalesce(summary.verified_on, summary.lifted_on, {{ as_of_date() }}) - summary.raised_on
         > home_visit_target.days as is_home_visit_late,
         case
             when summary.cleared_on is not null then 'signal_cleared'
+            when summary.corrected_on is not null then 'correction'
             when summary.lifted_on is not null then 'home_visit'
         end as lifted_by,
         first_assistance.assisted_on,
