@@ -3,61 +3,28 @@
     number of the record's latest version. One place for the model and for the change
     detection of its daily run (lineage_evidence_located). -#}
 {% macro risk_evidence_rows() -%}
-    select
-        'stg_medical_settlements__settlements' as evidence_model,
-        settlement_id as evidence_id,
-        batch_id,
-        source_row_number
-    from {{ ref('stg_medical_settlements__settlements') }}
+    {#- (evidence model, the expression of its evidence id): the ids fct_risk_warning_events names -#}
+    {%- set evidence_models = [
+        ('stg_medical_settlements__settlements', 'settlement_id'),
+        ('stg_verifications__home_visits', 'visit_id'),
+        ('stg_housing_water__assessments', "household_id || '|' || assessed_on"),
+        ('stg_education__student_records', 'record_id'),
+        ('stg_disability__certificates', 'certificate_id'),
+        ('stg_social_assistance__payments', 'payment_id'),
+        ('stg_employment__records', 'record_id'),
+        ('stg_household_register__extract_members', "household_id || '|' || extract_date"),
+    ] -%}
+    {%- for model, evidence_id in evidence_models %}
+    {%- if not loop.first %}
     union all
+    {%- endif %}
     select
-        'stg_verifications__home_visits' as evidence_model,
-        visit_id as evidence_id,
+        '{{ model }}' as evidence_model,
+        {{ evidence_id }} as evidence_id,
         batch_id,
         source_row_number
-    from {{ ref('stg_verifications__home_visits') }}
-    union all
-    select
-        'stg_housing_water__assessments' as evidence_model,
-        household_id || '|' || assessed_on as evidence_id,
-        batch_id,
-        source_row_number
-    from {{ ref('stg_housing_water__assessments') }}
-    union all
-    select
-        'stg_education__student_records' as evidence_model,
-        record_id as evidence_id,
-        batch_id,
-        source_row_number
-    from {{ ref('stg_education__student_records') }}
-    union all
-    select
-        'stg_disability__certificates' as evidence_model,
-        certificate_id as evidence_id,
-        batch_id,
-        source_row_number
-    from {{ ref('stg_disability__certificates') }}
-    union all
-    select
-        'stg_social_assistance__payments' as evidence_model,
-        payment_id as evidence_id,
-        batch_id,
-        source_row_number
-    from {{ ref('stg_social_assistance__payments') }}
-    union all
-    select
-        'stg_employment__records' as evidence_model,
-        record_id as evidence_id,
-        batch_id,
-        source_row_number
-    from {{ ref('stg_employment__records') }}
-    union all
-    select
-        'stg_household_register__extract_members' as evidence_model,
-        household_id || '|' || extract_date as evidence_id,
-        batch_id,
-        source_row_number
-    from {{ ref('stg_household_register__extract_members') }}
+    from {{ ref(model) }}
+    {%- endfor %}
 {%- endmacro %}
 
 {#- Each evidence id of each warning transition, located: the lineage model's input per
