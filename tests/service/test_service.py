@@ -481,6 +481,46 @@ def test_long_marts_builds_are_not_killed_by_the_liveness_checks(service):
     assert longest > HEARTBEAT_TIMEOUT, "no build outlasted the heartbeat timeout: the check proves nothing"
 
 
+def test_a_new_user_sees_both_dags_in_the_ui_and_its_backfill_form_takes_business_days(service, browser):
+    """README's path in the Airflow UI: log in as admin with the generated password, the two DAGs
+    are listed; the DAG's Trigger -> Backfill form, in a browser in Asia/Shanghai (a county's), reads
+    2024-07-15 00:00 .. 2024-07-17 00:00 as the 3 business days (its dry run; nothing is created).
+    The form reads dates in the browser's timezone: in UTC the same entries are 2 runs (07-16, 07-17)."""
+    stack = service["stack"]
+    url = stack.state().url
+    context = browser.new_context(timezone_id="Asia/Shanghai")
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/dags")
+        page.wait_for_url("**/auth/login**", timeout=60_000)
+        page.locator("input[name=username]").fill("admin")
+        page.locator("input[name=password]").fill(stack.admin_password())
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda u: "/auth/login" not in u, timeout=60_000)
+        page.goto(f"{url}/dags")
+        for dag_id in (DAG_ID, "household_monitoring_push"):
+            page.get_by_role("link", name=dag_id, exact=True).wait_for(timeout=60_000)
+        page.goto(f"{url}/dags/{DAG_ID}")
+        page.get_by_role("button", name="Trigger").first.click()
+        form = page.locator("[role=dialog][data-state=open]")
+        form.get_by_text("Backfill", exact=True).click()
+        form.get_by_text("All Runs", exact=True).click()  # the days have runs: the CLI's --reprocess-behavior completed
+        for field, day in enumerate(("2024/07/15", "2024/07/17")):
+            form.get_by_test_id("datetime-input").nth(field).click()
+            picker = page.locator("[data-scope=popover][data-part=content][data-state=open]")
+            assert "Asia/Shanghai" in picker.inner_text()
+            picker.get_by_placeholder("YYYY/MM/DD").fill(day)
+            picker.get_by_placeholder("HH:mm").fill("00:00")
+            picker.get_by_placeholder("HH:mm").press("Enter")
+            page.wait_for_timeout(500)
+            if picker.count():  # still open: close it (Escape on a closed picker would close the form)
+                page.keyboard.press("Escape")
+            picker.wait_for(state="detached", timeout=10_000)
+        form.get_by_text("3 runs will be triggered.").wait_for(timeout=30_000)
+    finally:
+        context.close()
+
+
 def _large_settlements(landing: Path, day: date, name: str) -> Path:
     """LARGE_ROWS settlements (GBK), each a copy of a good sample row under its own settlement id.
 
