@@ -110,6 +110,11 @@ def _json_text(value) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\\u0000", "\\\\x00")
 
 
+def _pg_text(value: str | None) -> str | None:
+    """Text PostgreSQL accepts, for the ledger's header and message: a NUL kept as ``\\x00``, as in quarantine."""
+    return None if value is None else value.replace("\x00", "\\x00")
+
+
 def _copy_field(value: str | None) -> str:
     return "\\N" if value is None else value.translate(_COPY_ESCAPES)
 
@@ -598,6 +603,8 @@ def load_file(
         finally:
             spool.close()
         result.seconds = time.perf_counter() - started
+        result.message = _pg_text(result.message)  # a header's NUL may reach the message and the extra columns
+        result.extra_columns = [_pg_text(name) for name in result.extra_columns]
         cur.execute(
             """update audit.load_batches set
                  status = %s, message = %s, encoding = %s, header = %s, extra_columns = %s,
@@ -608,7 +615,7 @@ def load_file(
                 result.status,
                 result.message,
                 encoding,
-                header,
+                [_pg_text(name) for name in header],
                 result.extra_columns,
                 result.rows_read,
                 result.rows_loaded,

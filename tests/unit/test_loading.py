@@ -118,6 +118,23 @@ def test_a_nul_byte_quarantines_its_row_only(conn, contracts, tmp_path):
     assert reasons == ["hospital: contains a NUL character (byte 0x00)"]
 
 
+def test_a_nul_byte_in_the_header_rejects_the_file_and_keeps_its_records(conn, contracts, tmp_path):
+    # e.g. a zip or a word-processor file saved under a .csv name: the header is not text
+    path = tmp_path / "nul_header.csv"
+    header = HEADER.replace("结算单号", "结算\x00单号")
+    path.write_bytes(f"{header}\r\n{GOOD.format(n=33)}\r\n".encode())
+    result = load_file(conn, contracts["medical_settlements"], path, D)
+    assert result.status == "rejected"
+    assert result.message == (
+        "nul_header.csv: required column(s) missing from the header: settlement_id (结算单号/结算流水号/settlement_id)"
+    )
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (1, 0, 1)
+    header, status = conn.execute(
+        "select header, status from audit.load_batches where batch_id = %s", (result.batch_id,)
+    ).fetchone()
+    assert (header[0], status) == ("结算\\x00单号", "rejected")  # kept as the quarantine keeps a NUL
+
+
 def test_dates_after_the_extract_date_are_quarantined(conn, contracts, tmp_path):
     lines = [GOOD.format(n=40).replace("2024-05-20", "2031-01-03")]
     result = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "future.csv", lines), D)
