@@ -134,7 +134,7 @@ def test_s1_d2_home_visit_lifts_the_warning_and_keeps_its_history(county, airflo
     assert warning == ("lifted", False, D1, D2, D2, verifier_key)
     history = conn.execute(
         """select event_date, transition, level_after, rule_id, rule_version, evidence_ids, verifier_key,
-                  verification_note like '%%无返贫风险'
+                  verification_note like '户主[姓名已隐去]（身份证[身份证号已隐去]）：孩子术后%%无返贫风险'
            from marts.fct_risk_warning_events where household_id = %s order by event_seq""",
         (S1,),
     ).fetchall()

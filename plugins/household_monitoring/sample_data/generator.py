@@ -117,7 +117,12 @@ S2_CASES = {
     "S2_1200_900": (["1200.00", "900.00"], "yellow"),
 }
 S1_VERIFIER = "阿卜杜热合曼·买买提"
-S1_NOTE = "孩子术后恢复良好；父亲月工资1500元，母亲拾棉花收入6000元以上，享受低保，公益岗位，土地收入2400元；无返贫风险"
+#: S1's home-visit note, as an official types it: with the household head's name and resident ID
+#: (synthetic), which staging redacts before the marts (macros/redact_personal_data.sql).
+S1_NOTE = (
+    "户主艾山·依明（身份证653129198803120013）：孩子术后恢复良好；"
+    "父亲月工资1500元，母亲拾棉花收入6000元以上，享受低保，公益岗位，土地收入2400元；无返贫风险"
+)
 
 REGISTER_HEADER = [
     "户编号",

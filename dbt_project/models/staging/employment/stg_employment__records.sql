@@ -28,7 +28,7 @@ final as (
         record_id,
         person_id,
         {{ person_key('person_id') }} as person_key,
-        employer,
+        {{ redact_resident_ids('employer') }} as employer,
         place,
         status as record_status,
         start_date,

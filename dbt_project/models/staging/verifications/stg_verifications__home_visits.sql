@@ -17,11 +17,24 @@
 -- records of batches published, superseded or moved out of the as-of scope since the
 -- last build.
 -- One row per home visit by a village official. A visit sent again is taken
--- from the latest published batch.
+-- from the latest published batch. The note is redacted (macros/redact_personal_data.sql).
 with
 
 latest as (
     {{ latest_published_rows('verifications', 'verifications', ['visit_id']) }}
+),
+
+member_names as (
+    {{ household_member_names_patterns('latest') }}
+),
+
+visits as (
+    select
+        latest.*,
+        member_names.names_pattern
+    from latest
+    left join member_names
+        on latest.household_id = member_names.household_id
 ),
 
 final as (
@@ -32,10 +45,11 @@ final as (
         visit_date,
         verifier,
         result as verification_result,
-        note as verification_note,
+        -- the official's free text: resident IDs and the household's member names redacted
+        {{ redact_household_note('note', 'names_pattern') }} as verification_note,
         annual_income_found,
         {{ batch_lineage_columns() }}
-    from latest
+    from visits
 )
 
 select * from final
