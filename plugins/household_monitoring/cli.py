@@ -355,7 +355,24 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    _print_summary(config.warehouse(), args.as_of or date.today(), private=config.configured_database() is None)
+    import psycopg
+
+    from household_monitoring.database import connect
+
+    db = config.warehouse()
+    try:
+        with connect(db) as conn:
+            built = conn.execute("select to_regclass('marts.mart_household_risk')").fetchone()[0] is not None
+    except psycopg.OperationalError as exc:
+        _say(f"summary: cannot read the warehouse {db.host}:{db.port}/{db.dbname}: {str(exc).strip()}")
+        return 2
+    if not built:
+        _say(
+            f"summary: no marts in {db.host}:{db.port}/{db.dbname} yet: build them with `hm load-history` "
+            "(without --no-build) or `hm run`"
+        )
+        return 2
+    _print_summary(db, args.as_of or date.today(), private=config.configured_database() is None)
     return 0
 
 
@@ -380,10 +397,13 @@ def cmd_dbt_sources(args: argparse.Namespace) -> int:
 
 
 def _warehouse_or_private() -> config.Database:
-    """The configured warehouse, else the private PostgreSQL (started if needed, left running)."""
+    """The configured warehouse (its database created when missing, as ``hm run`` does), else the
+    private PostgreSQL (started if needed, left running)."""
     db = config.configured_database()
     if db is not None:
-        return db
+        from household_monitoring.database import create_database
+
+        return create_database(db, db.dbname)
     from household_monitoring import postgres_server
 
     with warnings.catch_warnings():
@@ -516,11 +536,9 @@ def cmd_stack(args: argparse.Namespace) -> int:
             )
             _say((result.stdout + result.stderr).strip()[-2000:])
             return result.returncode
-        from household_monitoring.database import create_database
         from household_monitoring.pipeline import prepare_warehouse
 
         db = _warehouse_or_private()
-        db = create_database(db, db.dbname)
         prepare_warehouse(db)
         _say(f"warehouse {db.host}:{db.port}/{db.dbname}; starting Airflow in {stack.home} (about a minute)")
         state = stack.start(workers=args.workers, executor=args.executor, port=args.port, warehouse=db, say=_say)

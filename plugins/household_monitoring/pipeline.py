@@ -26,7 +26,15 @@ log = logging.getLogger(__name__)
 
 
 class SourceFailed(RuntimeError):
-    """A source's batch was rejected or failed the quality gate; the message names files and problems."""
+    """A source's batch was rejected or failed the quality gate; the message names files and problems.
+
+    ``day``: what the source's ingest did that date (``SourceDay``: every file's rows, the
+    held-back ones included), when it got that far; ``None`` otherwise.
+    """
+
+    def __init__(self, message: str, day: SourceDay | None = None) -> None:
+        super().__init__(message)
+        self.day = day
 
 
 @dataclass
@@ -101,7 +109,7 @@ def ingest_source(
             else:
                 day.held_back.append(gate.message or f"{path.name}: {gate.status}")
     if day.held_back:
-        raise SourceFailed("; ".join(day.held_back))
+        raise SourceFailed("; ".join(day.held_back), day)
     return day
 
 

@@ -1,0 +1,30 @@
+"""``hm`` on a warehouse that is not ready: a clear sentence and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import secrets
+
+from household_monitoring.cli import _warehouse_or_private, main
+from household_monitoring.database import connect, drop_database
+
+
+def test_a_configured_database_that_does_not_exist_yet_is_created(server, monkeypatch):
+    # `hm load-history` on a new server database, as `hm run` does (it stopped with "database ... does not exist")
+    name = f"hm_test_new_{secrets.token_hex(4)}"
+    monkeypatch.setenv("HM_DATABASE_URL", server.with_dbname(name).url)
+    try:
+        db = _warehouse_or_private()
+        assert db.dbname == name
+        with connect(db, autocommit=True) as conn:
+            assert conn.execute("select current_database()").fetchone()[0] == name
+    finally:
+        drop_database(server, name)
+
+
+def test_summary_before_the_marts_are_built_says_how_to_build_them(fresh_db, monkeypatch, capsys):
+    monkeypatch.setenv("HM_DATABASE_URL", fresh_db.url)
+    assert main(["summary"]) == 2
+    said = capsys.readouterr()
+    assert f"summary: no marts in {fresh_db.host}:{fresh_db.port}/{fresh_db.dbname} yet: build them with" in (
+        said.out + said.err
+    )
