@@ -23,7 +23,7 @@ Rules and their sources:
   short. Without a ``date_order``, ``15/03/2024`` is
   refused as day-month order unknown: one column is read one way, never per row.
 - Resident IDs: GB 11643-1999: 17 digits and a check character (MOD 11-2,
-  ``X`` for 10), a real birth date, and an area code that python-stdnum's
+  ``X`` for 10), a real birth date (not after today), and an area code that python-stdnum's
   division database (``stdnum.cn.ric.get_birth_place``) knows for the birth
   year; the test suite checks this against ``stdnum.cn.ric.is_valid``. Upper-cased
   (``x`` -> ``X``) and stripped of surrounding spaces. A 15-digit ID (GB 11643-1989,
@@ -36,6 +36,7 @@ Rules and their sources:
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -369,8 +370,9 @@ def check_resident_id(name: str, raw: pa.Array, legacy_15: str = "quarantine") -
         checksum_ok[idx] = digits[:, 17] == expected
         num = (digits[:, 6:14].astype(np.int64) - 48) @ (10 ** np.arange(7, -1, -1))
         yy, mm, dd = num // 10000, num // 100 % 100, num % 100
-        _, real = _ymd_to_dates(yy, mm, dd)
-        date_ok[idx] = real
+        born, real = _ymd_to_dates(yy, mm, dd)
+        # a birth date after today is as impossible as 30 February (no one is registered before birth)
+        date_ok[idx] = real & (born <= np.datetime64(date.today(), "D"))
         areas = (digits[:, :6].astype(np.int64) - 48) @ (10 ** np.arange(5, -1, -1))
         pairs = areas * 10000 + yy
         unique, inverse = np.unique(pairs, return_inverse=True)

@@ -111,6 +111,9 @@ def test_resident_id_reasons_and_normalisation():
     assert problems[1] == "col: resident ID check digit (MOD 11-2) is wrong"
     assert problems[2] == "col: resident ID must have 18 characters, has 17"
     assert problems[3] == "col: resident ID check digit (MOD 11-2) is wrong"  # X is upper-cased, then checked
+    born_2030 = "65312920300101001"
+    values, problems = _check(check_resident_id, [born_2030 + ric.calc_check_digit(born_2030 + "0")])
+    assert (values[0], problems[0]) == (None, "col: resident ID holds an impossible birth date")  # after today
 
 
 def test_an_iso_date_takes_two_digit_month_and_day_and_a_full_width_comma_is_no_separator():
