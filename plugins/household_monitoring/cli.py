@@ -10,6 +10,8 @@
     hm stack start [--workers N]|status|stop   the Airflow service (scheduler, Celery workers) on 127.0.0.1
     hm stack backfill --from D --to D          backfill business days D..D, one run at a time in date order
     hm push SOURCE DATE FILE                   tell the service a department's file landed (NATS JetStream)
+    hm what-if --set RULE.LEVEL=V [--from D --to D]   replay the warning rules with other thresholds, beside production
+    hm i18n update|check|init LANGUAGE         the translations (gettext catalogs)
 
 The warehouse is the server named by ``HM_DATABASE_URL`` or ``PG*`` variables;
 when none is, ``hm run`` starts the private server and stops it when done.
@@ -598,7 +600,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("generate", help="write the sample extracts")
     sample_options(p)
-    p.add_argument("--landing", type=Path, default=config.landing_dir())
+    p.add_argument(
+        "--landing", type=Path, default=config.landing_dir(), help="<source>/<date>/ go here (default: %(default)s)"
+    )
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser(
         "load-history",
@@ -607,7 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--from", dest="start", type=date.fromisoformat, help="first date (default: the earliest landed)")
     p.add_argument("--to", type=date.fromisoformat, help="last date (default: the latest landed)")
-    p.add_argument("--landing", type=Path, default=config.landing_dir())
+    p.add_argument(
+        "--landing", type=Path, default=config.landing_dir(), help="the <source>/<date>/ folders (default: %(default)s)"
+    )
     p.add_argument("--no-build", action="store_true", help="load and gate only; the next DAG run builds the marts")
     p.add_argument("--verbose", action="store_true", help="print each date's time")
     p.set_defaults(func=cmd_load_history)
