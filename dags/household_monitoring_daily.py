@@ -25,6 +25,8 @@ has logical date D and processes the files the departments dropped for D:
    (new, due and overdue warnings from `marts.fct_warning_assignments`) under
    `var/reports/worklists/<YYYY-MM-DD>/` and sends it by email and webhook, once per date
    and channel (`audit.notifications_sent`). Its outlet is `household_monitoring://reports/worklists`.
+   Nothing is sent while a source has sent files but never had one published (the warnings
+   would be computed without it): the task fails, naming the sources, and alerts the data engineer.
 6. `audit_day` renders the day's Data Docs (once per run, from every batch's validation,
    readable offline), reconciles the ledger and fails the run if any batch was held back,
    so a bad file is visible in the run's state. Sources that sent no file for the day
@@ -196,8 +198,12 @@ def household_monitoring_daily():
     @task(outlets=[WORKLISTS_ASSET])
     def publish_worklists(**context) -> dict:
         from household_monitoring.pipeline import publish_worklists as publish
+        from household_monitoring.worklists import WorklistError
 
-        return publish(_extract_date(context), _warehouse())
+        try:
+            return publish(_extract_date(context), _warehouse())
+        except WorklistError as cannot:  # a source never published, marts of another date: a retry changes nothing
+            raise AirflowFailException(str(cannot)) from None
 
     @task(trigger_rule="all_done", retries=0)
     def audit_day(**context) -> dict:

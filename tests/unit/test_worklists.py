@@ -119,3 +119,36 @@ def test_page_and_payload():
         "raised_on": "2024-07-01",
         "due_on": "2024-07-17",
     }
+
+
+def test_no_work_list_while_a_source_has_never_been_published(fresh_db, contracts):
+    """A county's first day with the employment file held back: the warnings would count no wages
+    (a review found 1,564 red income warnings that way), so nothing goes to the officials. A source
+    that sent nothing yet (no home visit before the first warning) does not stop the lists."""
+    import psycopg
+
+    from household_monitoring.database import connect
+    from household_monitoring.worklists import WorklistError, collect_worklists
+
+    def batch(conn, source: str, status: str) -> None:
+        conn.execute(
+            """insert into audit.load_batches (source, logical_date, file_name, file_path, file_hash, file_bytes,
+                                               status, started_at)
+               values (%s, %s, 'f.csv', '/l/f.csv', 'h', 1, %s, now())""",
+            (source, DAY, status),
+        )
+
+    with connect(fresh_db, autocommit=True) as conn:
+        for source in sorted(set(contracts) - {"verifications"}):
+            batch(conn, source, "failed_validation" if source in ("employment", "education") else "published")
+        with pytest.raises(WorklistError) as refused:
+            collect_worklists(conn, DAY)
+        assert str(refused.value).startswith(
+            f"no work list sent for {DAY}: education, employment sent files up to {DAY} but none was published, "
+        )
+        batch(conn, "employment", "published")  # a good file later the same day
+        with pytest.raises(WorklistError, match=f"no work list sent for {DAY}: education sent files"):
+            collect_worklists(conn, DAY)
+        batch(conn, "education", "published")
+        with pytest.raises(psycopg.errors.UndefinedTable):  # past the check: on to the marts (none built here)
+            collect_worklists(conn, DAY)

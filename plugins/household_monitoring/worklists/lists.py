@@ -47,7 +47,9 @@ REASON_NAMES = {
 
 
 class WorklistError(RuntimeError):
-    """The marts do not describe the date asked for (build them for that date first)."""
+    """No work list can go out for the date: the marts describe another date (build them for that
+    date first), or a source sent files but never had one published (the warnings would be
+    computed without it)."""
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,28 @@ def section_of(assigned_on: date, due_on: date, day: date) -> str:
 def collect_worklists(conn, day: date) -> list[WorkList]:
     """The work lists of ``day``, one per official with at least one duty, by official id.
 
-    Raises ``WorklistError`` when ``marts.fct_risk_warnings`` holds warnings built as of
-    another date. Duties of a vacant post with no county officer either are on no list:
-    they are counted in the log by ``publish`` (``unassigned_duties``).
+    Raises ``WorklistError`` when a source sent files on or before ``day`` but none was
+    published (a county's first days; a source that sent nothing yet, such as the home
+    visits before the first warning, is not one), or when
+    ``marts.fct_risk_warnings`` holds warnings built as of another date. Duties of a vacant
+    post with no county officer either are on no list: they are counted in the log by
+    ``publish`` (``unassigned_duties``).
     """
+    never = [  # e.g. a county's first day with the employment file held back: every household lacks its wages
+        source
+        for (source,) in conn.execute(
+            """select source from audit.load_batches where logical_date <= %s and status <> 'superseded'
+               group by source having not bool_or(status = 'published') order by source""",
+            (day,),
+        )
+    ]
+    if never:
+        raise WorklistError(
+            f"no work list sent for {day}: {', '.join(never)} sent files up to {day} but none was published, "
+            "so the warnings are computed without those sources (e.g. no employment: incomes far too low). "
+            "Publish a good file for them (the ledger audit.load_batches says why theirs were held back), then "
+            "run publish_worklists again"
+        )
     built = conn.execute("select max(as_of_date) from marts.fct_risk_warnings").fetchone()[0]
     if built is not None and built != day:
         raise WorklistError(f"the marts are built as of {built}, not {day}: run build_marts for {day} first")
