@@ -87,11 +87,18 @@ class Database:
         }
 
 
+#: The warehouse database when neither the URL nor ``PGDATABASE`` names one (never the
+#: server's ``postgres`` maintenance database).
+DEFAULT_DBNAME = "household_monitoring"
+
+
 def configured_database(environ: dict[str, str] | None = None) -> Database | None:
     """The database named by the environment, or ``None`` when nothing names one.
 
     ``HM_DATABASE_URL`` wins; otherwise any of ``PGHOST``/``PGPORT``/``PGDATABASE``
-    names a server, with libpq's defaults for the rest.
+    names a server, with libpq's defaults for the rest. Either way the database is
+    ``DEFAULT_DBNAME`` when none is named. Raises ``ValueError`` for a URL that is not
+    ``postgresql://``.
     """
     env = os.environ if environ is None else environ
     url = env.get("HM_DATABASE_URL")
@@ -104,7 +111,7 @@ def configured_database(environ: dict[str, str] | None = None) -> Database | Non
             port=parts.port or 5432,
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password or ""),
-            dbname=unquote(parts.path.lstrip("/")) or "postgres",
+            dbname=unquote(parts.path.lstrip("/")) or DEFAULT_DBNAME,
         )
     if not any(env.get(k) for k in ("PGHOST", "PGPORT", "PGDATABASE")):
         return None
@@ -113,7 +120,7 @@ def configured_database(environ: dict[str, str] | None = None) -> Database | Non
         port=int(env.get("PGPORT") or 5432),
         user=env.get("PGUSER") or "postgres",
         password=env.get("PGPASSWORD") or "",
-        dbname=env.get("PGDATABASE") or "household_monitoring",
+        dbname=env.get("PGDATABASE") or DEFAULT_DBNAME,
     )
 
 

@@ -1,10 +1,11 @@
-"""``hm`` on a warehouse that is not ready: a clear sentence and exit code 2, never a traceback."""
+"""``hm`` on a warehouse that is not ready: a clear sentence and exit code 2, never a traceback; which database."""
 
 from __future__ import annotations
 
 import secrets
 
 from household_monitoring.cli import _warehouse_or_private, main
+from household_monitoring.config import Database
 from household_monitoring.database import connect, drop_database
 
 
@@ -27,4 +28,16 @@ def test_summary_before_the_marts_are_built_says_how_to_build_them(fresh_db, mon
     said = capsys.readouterr()
     assert f"summary: no marts in {fresh_db.host}:{fresh_db.port}/{fresh_db.dbname} yet: build them with" in (
         said.out + said.err
+    )
+
+
+def test_the_warehouse_database_is_never_the_maintenance_database_by_default():
+    from household_monitoring.config import configured_database
+
+    assert configured_database({}) is None  # nothing configured: hm run starts the private server
+    url = configured_database({"HM_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432"})
+    assert (url.host, url.port, url.dbname) == ("127.0.0.1", 5432, "household_monitoring")
+    assert configured_database({"PGHOST": "127.0.0.1"}).dbname == "household_monitoring"
+    assert configured_database({"HM_DATABASE_URL": "postgresql://u:p%40ss@db:6432/county"}) == Database(
+        "db", 6432, "u", "p@ss", "county"
     )
