@@ -279,6 +279,10 @@ def _print_summary(db: config.Database, as_of: date, *, private: bool) -> None:
     _say("    ledger      select * from audit.load_batches;  quarantine.<source>;  audit.dq_results")
     _say(f"    Data Docs   {data_docs_index()}")
     _say(f"    report      {config.reports_dir() / as_of.isoformat() / 'index.html'}  (dbt docs linked from it)")
+    _say(
+        f"    work lists  {config.reports_dir() / 'worklists' / as_of.isoformat() / 'index.html'}  (one page per "
+        "official; sent by email / webhook when HM_SMTP_HOST / HM_WORKLIST_WEBHOOK_URL are set)"
+    )
     _say("    roles       analyst (marts, reporting), auditor (audit, quarantine, lineage), hm_pipeline (writer)")
     if private:
         _say("    (the private server stops after the run: `.venv/bin/hm db start` starts it again)")
