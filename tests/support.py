@@ -9,6 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
 
+#: A medical settlements file as the bureau sends it: the Chinese header, and a good row for
+#: settlement ``JS{n}`` (out-of-pocket 10,318.18 yuan = 31,562.40 - 15,781.20 - 3,156.24 - 2,306.78).
+SETTLEMENTS_HEADER = (
+    "结算单号,身份证号,姓名,医疗机构名称,入院日期,出院日期,"
+    "医疗总费用,基本医保统筹支付,大病保险支付,医疗救助支付,个人自付"
+)
+GOOD_SETTLEMENT = (
+    "JS{n},653129201902207995,亚森·艾山,伽师县人民医院,2024-05-08,2024-05-20,31562.40,15781.20,3156.24,2306.78,10318.18"
+)
+
 
 class SmtpInbox:
     """aiosmtpd handler keeping ``(recipients, message)`` of every email received, in order."""

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import psycopg
 
-from household_monitoring.config import Database, var_dir
+from household_monitoring.config import DEFAULT_DBNAME, Database, var_dir
 
 SUPERUSER = "postgres"
-DATABASE = "household_monitoring"
+DATABASE = DEFAULT_DBNAME
 
 
 def server_dir() -> Path:

@@ -42,7 +42,7 @@ from household_monitoring.contracts import load_contracts
 from household_monitoring.database import connect, create_database, drop_database, migrate
 from household_monitoring.sample_data.generator import generate_county
 from household_monitoring.service import push as push_module
-from household_monitoring.service.stack import Stack, backfill_dates, free_port, port_open
+from household_monitoring.service.stack import ADMIN_USER, Stack, backfill_dates, free_port, port_open
 
 pytestmark = pytest.mark.e2e
 DAYS = [date(2024, 7, 15), date(2024, 7, 16), date(2024, 7, 17)]
@@ -493,7 +493,7 @@ def test_a_new_user_sees_both_dags_in_the_ui_and_its_backfill_form_takes_busines
         page = context.new_page()
         page.goto(f"{url}/dags")
         page.wait_for_url("**/auth/login**", timeout=60_000)
-        page.locator("input[name=username]").fill("admin")
+        page.locator("input[name=username]").fill(ADMIN_USER)
         page.locator("input[name=password]").fill(stack.admin_password())
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(lambda u: "/auth/login" not in u, timeout=60_000)

@@ -5,15 +5,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from support import GOOD_SETTLEMENT as GOOD
+from support import SETTLEMENTS_HEADER as HEADER
+
 from household_monitoring.loading import load_file
 
-HEADER = (
-    "结算单号,身份证号,姓名,医疗机构名称,入院日期,出院日期,"
-    "医疗总费用,基本医保统筹支付,大病保险支付,医疗救助支付,个人自付"
-)
-GOOD = (
-    "JS{n},653129201902207995,亚森·艾山,伽师县人民医院,2024-05-08,2024-05-20,31562.40,15781.20,3156.24,2306.78,10318.18"
-)
 D = date(2031, 1, 2)  # a date no other test uses
 
 
