@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from household_monitoring.sample_data.generator import (
     SCENARIO_HOUSEHOLDS,
     ScenarioDates,
     generate_county,
+    villages_for,
 )
 from household_monitoring.sample_data.population import resident_ids
 
@@ -75,6 +77,15 @@ def test_resident_ids_unique_and_valid_for_crowded_birth_dates():
     assert ids[0] == "65312919900101001X"  # male, rank 0: sequence 001; MOD 11-2 check character X
     with pytest.raises(ValueError, match="more than 500 persons"):
         resident_ids(np.full(1001, np.datetime64("1990-01-01")), np.ones(1001, dtype=bool))
+
+
+def test_the_divisions_seed_lists_every_village_up_to_a_province():
+    """A village missing from the seed fails the register's relationships test (2.6 M rows at 1 M households)."""
+    seed = Path(__file__).parents[2] / "dbt_project" / "seeds" / "admin_divisions.csv"
+    with open(seed, encoding="utf-8", newline="") as fh:
+        villages = {row["division_code"] for row in csv.DictReader(fh) if row["level"] == "village"}
+    assert len(villages_for(3_000)) == 36 and len(villages_for(1_000_000)) == 114
+    assert set(villages_for(1_000_000)) == villages
 
 
 def test_a_range_without_d1_places_the_scenarios_inside_it(tmp_path):

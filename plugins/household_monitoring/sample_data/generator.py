@@ -77,11 +77,14 @@ MAX_PER_VILLAGE = 9000
 
 
 def villages_for(households: int) -> list[str]:
-    """The sample's 36 villages (in ``seeds/admin_divisions.csv``); more per township for a province.
+    """The sample's 36 villages; more per township for a province.
 
     Above 36 x :data:`MAX_PER_VILLAGE` households each township gets as many villages as
-    keep them under that size (codes 653129TTT001 ..); those extra villages are not in
-    the admin_divisions seed: a province's divisions must be added there.
+    keep them under that size (codes 653129TTT001 ..; 19 per township, 114 villages, at
+    1,000,000 households). ``seeds/admin_divisions.csv`` lists the villages of every
+    size up to 1,000,000 households (the benchmark's province): a village missing there
+    fails the register's ``relationships`` test. A larger sample needs its villages
+    added to the seed, as a real province adds its divisions.
     """
     per_township = max(VILLAGES_PER_TOWNSHIP, -(-households // (len(TOWNSHIPS) * MAX_PER_VILLAGE)))
     return [f"{COUNTY_CODE}{t}{v:03d}" for t, _ in TOWNSHIPS for v in range(1, per_township + 1)]
