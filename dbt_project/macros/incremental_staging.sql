@@ -108,3 +108,56 @@
         unit_test
     {%- endif -%}
 {%- endmacro %}
+
+{#- Snapshot sources (the household register: each delivery is a full extract for its
+    logical date). A record of such a source is a person on an extract date, so a daily
+    run derives again whole the extract dates of the changed batches (changed_extract_dates;
+    delete+insert on the date) and a model of every extract (memberships) or of the latest
+    one is derived again only when a batch changed (delete_all_if_batches_changed, and
+    batches_changed() in the model): on a day without a register batch it reads nothing. -#}
+{% macro changed_extract_dates(source_name) -%}
+    select distinct changed_ledger.logical_date
+    from {{ source('audit', 'load_batches') }} as changed_ledger
+    where changed_ledger.batch_id in ({{ changed_batches(source_name) }})
+{%- endmacro %}
+
+{#- In the model: the condition that keeps the rows of the changed extract dates (a daily
+    run), or every row (a full build). -#}
+{% macro changed_extract_dates_only(source_name, column='_logical_date') -%}
+    {%- if is_incremental() -%}
+        {{ column }} in ({{ changed_extract_dates(source_name) }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when a batch of the source entered or left this table's scope since its last
+    build (always true in a full build). -#}
+{% macro batches_changed(source_name) -%}
+    {%- if is_incremental() -%}
+        exists (select 1 from ({{ changed_batches(source_name) }}) as changed)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of a model derived from every extract (or the latest one) as a whole: the
+    table is emptied when a batch changed, and the model then derives every row again.
+    Truncated, not deleted: the rows go in again at once, into empty indexes (at 1,000,000
+    households 3.9 M rows went back into a deleted-from int_household_members in 117 s). -#}
+{% macro delete_all_if_batches_changed(source_name) -%}
+    {%- if is_incremental() -%}
+        do $$ begin if {{ batches_changed(source_name) }} then truncate table {{ this }}; end if; end $$
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The logical date of the latest published extract in scope that holds rows. -#}
+{% macro latest_extract_date(source_name) -%}
+    select max(logical_date)
+    from {{ source('audit', 'load_batches') }}
+    where
+        batch_id in ({{ batches_in_scope(source_name) }})
+        and rows_loaded > 0
+{%- endmacro %}

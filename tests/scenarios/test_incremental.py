@@ -61,7 +61,9 @@ def _marts(db) -> dict[str, list[str]]:
                    where table_schema in ('marts', 'reporting') order by 1, 2"""
             ).fetchall()
         ]
-        return {relation: relation_rows(conn, relation, VOLATILE) for relation in [*relations, WALKED]}
+        return {
+            relation: relation_rows(conn, relation, VOLATILE) for relation in [*relations, WALKED, *REGISTER_TABLES]
+        }
 
 
 def _row_versions(db) -> dict[tuple, str]:
@@ -72,6 +74,23 @@ def _row_versions(db) -> dict[tuple, str]:
             for *key, xmin in conn.execute(
                 f"select household_id, rule_id, window_start, event_seq, xmin::text from {WALKED}"
             ).fetchall()
+        }
+
+
+REGISTER_TABLES = (
+    "staging.stg_household_register__members",
+    "staging.stg_household_register__extract_members",
+    "intermediate.int_household_members",
+    "intermediate.int_household_memberships",
+)
+
+
+def _register_versions(db) -> dict[str, set[str]]:
+    """The transactions (xmin) that wrote the rows of each register table."""
+    with connect(db, autocommit=True) as conn:
+        return {
+            table: {xmin for (xmin,) in conn.execute(f"select distinct xmin::text from {table}").fetchall()}
+            for table in REGISTER_TABLES
         }
 
 
@@ -117,15 +136,27 @@ def daily(server, tmp_path_factory, var_dir):
         corrected[header.index("个人自付")] = str(Decimal(corrected[header.index("个人自付")]) - 10)
     with open(landing / "medical_settlements" / DAYS[-1].isoformat() / "corrections.csv", "w", encoding="gbk") as fh:
         csv.writer(fh).writerows([header, row, s2_row])
+    # The last day also brings a new full register extract, without one member of the first:
+    # that person moved out on the last day.
+    (first_register,) = (landing / "household_register" / DAYS[0].isoformat()).iterdir()
+    with open(first_register, encoding="utf-8-sig", newline="") as fh:
+        register_header, *members = list(csv.reader(fh))
+    moved = next(m for m in members if m[register_header.index("与户主关系")] != "户主")
+    new_register = landing / "household_register" / DAYS[-1].isoformat() / f"household_register_{DAYS[-1]:%Y%m%d}.csv"
+    new_register.parent.mkdir()
+    with open(new_register, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh, quoting=csv.QUOTE_ALL).writerows([register_header, *(m for m in members if m is not moved)])
 
     name = f"hm_test_{secrets.token_hex(4)}"
     db = create_database(server, name)
     with connect(db) as conn:
         migrate(conn)
     history_before_correction = None
+    register_versions = []
     for day in DAYS:
         _ingest_day(db, landing, day)
         build_marts(day, db)
+        register_versions.append(_register_versions(db))
         if day == DAYS[1]:
             history_before_correction = _warning_history(db, CORRECTED_HOUSEHOLD)
     before_late = _row_versions(db)
@@ -133,13 +164,14 @@ def daily(server, tmp_path_factory, var_dir):
     _ingest_day(db, landing, LATE[1], [LATE[0]])
     build_marts(LATE[1], db)
     build_marts(DAYS[-1], db)
-    yield db, before_late, _row_versions(db), history_before_correction
+    moved_household = moved[register_header.index("户编号")]
+    yield db, before_late, _row_versions(db), history_before_correction, register_versions, moved_household
     drop_database(server, name)
 
 
 def test_daily_runs_carry_the_lifecycle_forward(daily):
     """The rows of streams no event changed are not written again by a later run (same xmin)."""
-    _, before, after, _ = daily
+    _, before, after, *_ = daily
     kept = [key for key, xmin in after.items() if before.get(key) == xmin]
     rewritten = [key for key, xmin in after.items() if before.get(key) != xmin]
     assert len(kept) > 100 and len(rewritten) > 0
@@ -160,7 +192,7 @@ def test_full_refresh_equals_the_daily_runs(daily):
 
 def test_a_correction_counts_from_its_own_date(daily):
     """The corrected settlement lifts the open illness warning on the correction's date (issue 10)."""
-    db, _, _, history_before = daily
+    db, _, _, history_before, *_ = daily
     with connect(db, autocommit=True) as conn:
         sums = conn.execute(
             """select known_on, out_of_pocket_added from intermediate.int_medical_out_of_pocket_summed_to_household_day
@@ -187,3 +219,22 @@ def test_a_correction_counts_from_its_own_date(daily):
     assert [_state_on(history, day) for day in DAYS[:-1]] == [_state_on(history_before, day) for day in DAYS[:-1]]
     assert _state_on(history_before, DAYS[0])[0][1:] == ("awaiting_verification", "yellow")
     assert _state_on(history, DAYS[-1])[0][1:] == ("lifted", None)
+
+
+def test_the_register_tables_are_derived_again_only_on_a_register_day(daily):
+    """A day without a register extract rewrites no register row; the next extract closes a stay."""
+    db, *_, versions, moved_household = daily
+    assert versions[1] == versions[0]  # DAYS[1]: no register file
+    assert all(versions[2][table].isdisjoint(versions[1][table]) for table in REGISTER_TABLES[:1] + REGISTER_TABLES[2:])
+    assert versions[2][REGISTER_TABLES[1]] > versions[1][REGISTER_TABLES[1]]  # the first extract's rows kept
+    with connect(db, autocommit=True) as conn:
+        closed = conn.execute(
+            "select household_id, valid_from, valid_to from intermediate.int_household_memberships where not is_current"
+        ).fetchall()
+        listed = conn.execute(
+            """select extract_date, count(*) from staging.stg_household_register__extract_members
+               group by extract_date order by extract_date"""
+        ).fetchall()
+    assert closed == [(moved_household, DAYS[0], DAYS[1])]
+    first_count = listed[0][1]
+    assert listed == [(DAYS[0], first_count), (DAYS[-1], first_count - 1)]

@@ -1,9 +1,18 @@
-{{ config(materialized='table', indexes=[{'columns': ['person_key'], 'unique': True}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=[{'columns': ['person_key'], 'unique': True}, {'columns': ['household_id']}],
+    pre_hook=["{{ delete_all_if_batches_changed('household_register') }}"],
+    post_hook=["{{ record_batch_scope('household_register') }}"]
+) }}
 -- Persons of each household (from the register), keyed by the salted person key,
 -- with their status: members recorded as deceased or moved out stay linked to the
 -- household (their earlier hospital bills and jobs remain its history) but are not
 -- counted in its size (is_living false); marts.mart_data_discrepancies follows up
 -- their later records.
+-- Derived again only when a register batch changed since the last build (as the latest
+-- extract, stg_household_register__members; macros/incremental_staging.sql).
 with
 
 members as (
@@ -26,6 +35,7 @@ final as (
         member_status = 'normal' as is_living,
         extract_date
     from members
+    where {{ batches_changed('household_register') }}
 )
 
 select * from final

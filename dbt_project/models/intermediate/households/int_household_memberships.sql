@@ -1,13 +1,26 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=[{'columns': ['person_key']}, {'columns': ['household_id']}],
+    pre_hook=["{{ delete_all_if_batches_changed('household_register') }}"],
+    post_hook=["{{ record_batch_scope('household_register') }}"]
+) }}
 -- Who belonged to which household when, from the successive published register
 -- extracts (full snapshots): one row per person and continuous stay in a household.
 -- A stay opens with the first extract listing the person in the household (a birth,
 -- a move in, or the first register extract) and closes the day before the first
 -- extract that lists the person elsewhere or not at all (a move out or a death);
 -- valid_to is null while the latest extract still lists the person there.
+-- Derived again, from every extract, only when a register batch was published,
+-- superseded or moved out of the as-of scope since the last build (the register sends
+-- a full extract a month: a day without one reads nothing; macros/incremental_staging.sql).
 with
 
 published as (
-    {{ published_rows('household_register', 'household_register') }}
+    select *
+    from ({{ published_rows('household_register', 'household_register') }}) as in_scope
+    where {{ batches_changed('household_register') }}
 ),
 
 extracts as (

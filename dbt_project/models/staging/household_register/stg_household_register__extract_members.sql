@@ -1,10 +1,29 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='extract_date',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['extract_date']},
+        {'columns': ['batch_id']},
+    ],
+    post_hook=[
+        "{{ delete_records_out_of_scope('household_register') }}",
+        "{{ record_batch_scope('household_register') }}",
+    ]
+) }}
 -- One row per person per published register extract (every full extract up to the
 -- as-of date, not only the latest): what the register said on each extract date.
 -- For changes over time (labour capacity, village); names are left out.
+-- Incremental (macros/incremental_staging.sql, snapshot sources): a daily run derives
+-- again only the extract dates of the batches published, superseded or moved out of
+-- the as-of scope since the last build; on a day without a register extract, none.
 with
 
 published as (
-    {{ published_rows('household_register', 'household_register') }}
+    select *
+    from ({{ published_rows('household_register', 'household_register') }}) as in_scope
+    where {{ changed_extract_dates_only('household_register') }}
 ),
 
 ranked as (
@@ -12,7 +31,7 @@ ranked as (
         *,
         row_number() over (
             partition by _logical_date, person_id
-            order by _row_number desc
+            order by _delivered_at desc, _batch_id desc, _row_number desc
         ) as row_rank
     from published
 ),

@@ -1,26 +1,34 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=[{'columns': ['person_key']}, {'columns': ['household_id']}],
+    pre_hook=["{{ delete_all_if_batches_changed('household_register') }}"],
+    post_hook=["{{ record_batch_scope('household_register') }}"]
+) }}
 -- One row per registered person, from the latest published full extract of the
 -- household register on or before the as-of date.
+-- Incremental (macros/incremental_staging.sql, snapshot sources): derived again, from
+-- the latest extract's batches only, when a register batch was published, superseded
+-- or moved out of the as-of scope since the last build; otherwise left as it is.
 with
 
 published as (
-    {{ published_rows('household_register', 'household_register') }}
-),
-
-latest_extract as (
-    select max(_logical_date) as extract_date
-    from published
+    select *
+    from ({{ published_rows('household_register', 'household_register') }}) as in_scope
+    where
+        _logical_date = ({{ latest_extract_date('household_register') }})
+        and {{ batches_changed('household_register') }}
 ),
 
 ranked as (
     select
-        published.*,
+        *,
         row_number() over (
-            partition by published.person_id
-            order by published._row_number desc
+            partition by person_id
+            order by _delivered_at desc, _batch_id desc, _row_number desc
         ) as row_rank
     from published
-    inner join latest_extract
-        on published._logical_date = latest_extract.extract_date
 ),
 
 final as (
