@@ -157,17 +157,20 @@ HOUSEHOLD_SNAPSHOT = "marts.dim_household"
 
 def snapshot_ahead_of(conn: psycopg.Connection, logical_date: date) -> date | None:
     """The latest version date (``dbt_updated_at``, a register extract date) of the household
-    snapshot when it is after ``logical_date``, else ``None`` (also before the first snapshot).
+    snapshot when it is on or after ``logical_date``, else ``None`` (also before the first
+    snapshot).
 
     A re-run of a past date then leaves the snapshot alone: taking it would record the
     register of that earlier date as a new, current version (and a version key, household
-    and extract date, the snapshot already holds). The snapshot's history moves forward
-    only; a late register extract for a past date needs it rebuilt in date order.
+    and extract date, the snapshot already holds). So does a re-run of the date of its latest
+    version: a second register file of that date would give versions with the same key
+    (``unique dbt_scd_id`` fails from then on). The snapshot's history moves forward only;
+    a late or second register extract for a date it has passed needs it rebuilt in date order.
     """
     if conn.execute("select to_regclass(%s)", (HOUSEHOLD_SNAPSHOT,)).fetchone()[0] is None:
         return None
     (latest,) = conn.execute(f"select max(dbt_updated_at)::date from {HOUSEHOLD_SNAPSHOT}").fetchone()
-    return latest if latest is not None and latest > logical_date else None
+    return latest if latest is not None and latest >= logical_date else None
 
 
 def refresh_statistics(logical_date: date, db: Database) -> list[str]:
@@ -255,7 +258,7 @@ def build_marts(
             args = ["build", "--exclude-resource-type", "unit_test", "--vars", as_of]
             ahead = snapshot_ahead_of(lock, logical_date)
             if ahead:
-                log.info("marts as of %s: snapshot %s not taken: it already holds versions of %s",
+                log.warning("marts as of %s: snapshot %s not taken: it already holds versions of %s",
                          logical_date, HOUSEHOLD_SNAPSHOT, ahead)  # fmt: skip
                 args += ["--exclude", HOUSEHOLD_SNAPSHOT.split(".")[-1]]
             run_dbt(args, db=db, salt=id_salt())
