@@ -86,8 +86,8 @@ def _server() -> tuple[config.Database, bool]:
 
 
 def bench_scale(households: int, args: argparse.Namespace, server: config.Database) -> None:
-    from household_monitoring.cli import airflow_environment, ensure_airflow_db
     from household_monitoring.database import connect, create_database, drop_database
+    from household_monitoring.local_runs import airflow_environment, ensure_airflow_db
 
     name = f"hm_bench_{households}_{os.getpid()}"
     home = config.var_dir() / "bench" / str(households)

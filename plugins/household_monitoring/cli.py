@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
-import subprocess
 import sys
 import time
 import warnings
@@ -31,9 +29,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from household_monitoring import config
-
-DAG_ID = "household_monitoring_daily"
-DAG_TIMEZONE = "+08:00"  # Asia/Shanghai, the DAG's timezone
+from household_monitoring.local_runs import (
+    DAG_ID,
+    airflow_environment,
+    ensure_airflow_db,
+    failure_reasons,
+    run_dags,
+)
 
 
 def _say(message: str) -> None:
@@ -42,103 +44,6 @@ def _say(message: str) -> None:
 
 def _dates(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
-
-
-def airflow_environment(db: config.Database) -> dict[str, str]:
-    """Environment of a project-local Airflow: home under var/, SQLite metadata, the warehouse connection."""
-    home = config.var_dir() / "airflow"
-    home.mkdir(parents=True, exist_ok=True)
-    from household_monitoring.pipeline import id_salt
-    from household_monitoring.service.stack import load_secrets
-
-    # One Fernet key per Airflow home: the push DAG's AssetWatcher stores its trigger's kwargs
-    # encrypted, and a key that changes between two `dags test` runs fails the parse (InvalidToken).
-    secrets = load_secrets(home)
-    return {
-        "AIRFLOW__CORE__FERNET_KEY": secrets["fernet_key"],
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets["jwt_secret"],
-        "AIRFLOW__API__SECRET_KEY": secrets["api_secret_key"],
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(config.DAGS_DIR),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(config.PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "HM_ID_SALT": id_salt(),
-        "PYTHONWARNINGS": "ignore",
-        **db.environment(),
-    }
-
-
-def _airflow(args: list[str], env: dict[str, str], log_path: Path) -> int:
-    exe = Path(sys.executable).with_name("airflow")
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"\n$ airflow {' '.join(args)}\n")
-        log.flush()
-        child = subprocess.Popen([str(exe), *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-        return _wait(child)
-
-
-def _wait(child: subprocess.Popen, grace_s: float = 10) -> int:
-    """Wait for ``child``; on Ctrl-C (which the child received too) give it ``grace_s`` seconds to
-    finish its own cleanup before killing it, then re-raise."""
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        try:
-            child.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        raise
-
-
-def run_dag(day: date, env: dict[str, str], log_path: Path) -> int:
-    """``airflow dags test`` of the daily DAG for the extracts of ``day``; returns its exit code."""
-    return _airflow(["dags", "test", DAG_ID, f"{day.isoformat()}T00:00:00{DAG_TIMEZONE}"], env, log_path)
-
-
-#: The alert every failed task logs (service/alerts.py): its task and problem lines.
-_ALERT_TASK = re.compile(r"^task:\s+(?P<task>\S+)$")
-_ALERT_PROBLEM = re.compile(r"^problem:\s+(?P<problem>.*)$")
-
-
-def failure_reasons(log_path: Path, offset: int = 0) -> list[tuple[str, str]]:
-    """The failed tasks of a DAG run and why, from its log (after byte ``offset``).
-
-    Every failed task logs an alert (``service.alerts``: delivered or not) with lines
-    ``task: <task id>`` and ``problem: <message>``; returns ``[(task id, problem)]`` in log
-    order, each once, the problem cut to 300 characters. A log without them gives ``[]``.
-    """
-    with open(log_path, encoding="utf-8", errors="replace") as log:
-        log.seek(offset)
-        lines = log.read().splitlines()
-    reasons: list[tuple[str, str]] = []
-    task_id = None
-    for line in lines:
-        if match := _ALERT_TASK.match(line):
-            task_id = match["task"]
-        elif task_id and (match := _ALERT_PROBLEM.match(line)):
-            reason = (task_id, match["problem"][:300])
-            if reason not in reasons:
-                reasons.append(reason)
-            task_id = None
-    return reasons
-
-
-def ensure_airflow_db(env: dict[str, str], log_path: Path) -> None:
-    import airflow
-
-    stamp = Path(env["AIRFLOW_HOME"]) / ".migrated"
-    if stamp.exists() and stamp.read_text() == airflow.__version__:
-        return
-    started = time.perf_counter()
-    if _airflow(["db", "migrate"], env, log_path) != 0:
-        raise SystemExit(f"airflow db migrate failed; see {log_path}")
-    stamp.write_text(airflow.__version__)
-    _say(f"      Airflow metadata database ready ({time.perf_counter() - started:.0f} s)")
 
 
 class _Database:
@@ -214,12 +119,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         ensure_airflow_db(env, log_path)
         failed = []
-        for i, day in enumerate(dates, start=1):
-            t0 = time.perf_counter()
-            offset = log_path.stat().st_size
-            code = run_dag(day, env, log_path)
+        t0 = time.perf_counter()
+        for i, (day, code, offset) in enumerate(run_dags(dates, env, log_path), start=1):
             state = "ok" if code == 0 else "FAILED"
             _say(f"      [{i}/{len(dates)}] {day} {state} ({time.perf_counter() - t0:.0f} s)")
+            t0 = time.perf_counter()
             if code != 0:
                 failed.append(day)
                 for task_id, problem in failure_reasons(log_path, offset):

@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from household_monitoring.cli import airflow_environment, ensure_airflow_db, run_dag
 from household_monitoring.database import connect, create_database, drop_database, migrate
 from household_monitoring.dbt import run_dbt
+from household_monitoring.local_runs import airflow_environment, ensure_airflow_db, run_dags
 from household_monitoring.sample_data.generator import D1, D2, SCENARIO_HOUSEHOLDS, generate_county
 
 pytestmark = pytest.mark.e2e
@@ -43,8 +43,8 @@ def county_db(server, var_dir, tmp_path_factory):
     previous = {k: os.environ.get(k) for k in ("HM_REPORTS_DIR",)}
     os.environ["HM_REPORTS_DIR"] = str(reports)
     try:
-        for day in (D1, D2, REPORT_DATE):
-            assert run_dag(day, env, log) == 0, log.read_text(encoding="utf-8")[-3000:]
+        runs = list(run_dags([D1, D2, REPORT_DATE], env, log))
+        assert [code for _, code, _ in runs] == [0, 0, 0], log.read_text(encoding="utf-8")[-3000:]
         yield db
     finally:
         for key, value in previous.items():

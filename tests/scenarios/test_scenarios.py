@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from household_monitoring import config
-from household_monitoring.cli import airflow_environment, ensure_airflow_db, run_dag
 from household_monitoring.dbt import run_dbt
+from household_monitoring.local_runs import airflow_environment, ensure_airflow_db, failure_reasons, run_dags
 from household_monitoring.sample_data.departments import (
     S3_EMPLOYER,
     S3_LOADER_LEFT,
@@ -48,7 +48,8 @@ def airflow(test_db, var_dir):
     ensure_airflow_db(env, log)
 
     def run(day: date) -> int:
-        return run_dag(day, env, log)
+        ((_, code, run.offset),) = run_dags([day], env, log)
+        return code
 
     run.log = log
     return run
@@ -287,6 +288,11 @@ def test_a_rejected_file_stops_only_its_source(county, airflow, conn):
         encoding="utf-8",
     )
     assert airflow(D3) != 0  # the run fails visibly (audit_day), after building the marts
+    failed = dict(failure_reasons(airflow.log, airflow.offset))  # what `hm run` prints under the failed date
+    assert failed["medical_settlements.ingest"].startswith(
+        "medical_settlements_20240718.csv: required column(s) missing from the header: "
+    )
+    assert set(failed) == {"medical_settlements.ingest", "audit_day"}
     rows = conn.execute(
         "select source, status, message, rows_read, rows_quarantined from audit.load_batches "
         "where logical_date = %s order by source",

@@ -37,9 +37,9 @@ import pytest
 from support import SmtpInbox, relation_rows
 
 from household_monitoring import config
-from household_monitoring.cli import DAG_ID, airflow_environment, ensure_airflow_db, run_dag
 from household_monitoring.contracts import load_contracts
 from household_monitoring.database import connect, create_database, drop_database, migrate
+from household_monitoring.local_runs import DAG_ID, airflow_environment, ensure_airflow_db, run_dag
 from household_monitoring.sample_data.generator import generate_county
 from household_monitoring.service import push as push_module
 from household_monitoring.service.stack import ADMIN_USER, Stack, backfill_dates, free_port, port_open

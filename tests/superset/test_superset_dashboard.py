@@ -31,8 +31,8 @@ import psycopg
 import pytest
 
 from household_monitoring import superset
-from household_monitoring.cli import airflow_environment, ensure_airflow_db, run_dag
 from household_monitoring.database import connect, create_database, drop_database, migrate
+from household_monitoring.local_runs import airflow_environment, ensure_airflow_db, run_dags
 from household_monitoring.sample_data.generator import D1, D2, generate_county
 
 pytestmark = pytest.mark.e2e
@@ -124,8 +124,8 @@ def county_db(browser, server, var_dir, tmp_path_factory):
         env = {**airflow_environment(db), "HM_LANDING_DIR": str(landing)}
         log = var_dir / "airflow_superset.log"
         ensure_airflow_db(env, log)
-        for day in (D1, D2, REPORT_DATE):
-            assert run_dag(day, env, log) == 0, log.read_text(encoding="utf-8")[-3000:]
+        runs = list(run_dags([D1, D2, REPORT_DATE], env, log))
+        assert [code for _, code, _ in runs] == [0, 0, 0], log.read_text(encoding="utf-8")[-3000:]
         yield db
     finally:
         drop_database(server, name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from household_monitoring.cli import failure_reasons
+from household_monitoring.local_runs import failure_reasons
 
 #: What `airflow dags test` wrote for a day whose medical settlements file was empty (abridged, real format).
 LOG = """
