@@ -27,11 +27,21 @@
     (--full-refresh) gives; tests/scenarios/test_incremental.py checks it with a late
     file, a re-run of a past date and a correction of an old settlement.
     Without a recorded scope (a table built before this bookkeeping, the record
-    deleted) every batch in scope counts as changed: a full recomputation. -#}
+    deleted) every batch in scope counts as changed: a full recomputation.
 
-{#- The published batches of a source in the scope of this run (batch_id). -#}
-{% macro batches_in_scope(source_name) -%}
-    select batch_id
+    One reading of the ledger per build: the first pre-hook (batch_scope_prepare) copies
+    the batches in scope into a temporary table, and the model, its other hooks and the
+    recorded scope all read that copy. A department's file published while the model
+    builds is then neither read nor recorded: the next run finds it as a changed batch.
+    (Read twice, such a batch was recorded without its rows being derived, and a register
+    batch could make the truncate see no change and the model a change: the extract twice.) -#}
+
+{#- The published batches of a source in the scope of this run, as the ledger says now:
+    batch_id, logical_date. -#}
+{% macro ledger_batches_in_scope(source_name) -%}
+    select
+        batch_id,
+        logical_date
     from {{ source('audit', 'load_batches') }}
     where
         source = '{{ source_name }}'
@@ -41,10 +51,49 @@
         {%- endif %}
 {%- endmacro %}
 
+{#- The temporary table of this build's scope (schema-less: pg_temp). -#}
+{% macro batch_scope_table() -%}
+    {{ this.identifier ~ '__batch_scope' }}
+{%- endmacro %}
+
+{#- First pre-hook of every model that records its scope: the ledger read once. A model
+    derived from another such model instead of from raw (upstream, a relation) takes the
+    scope that model recorded: the batches its rows reflect, which a batch published
+    after that model read the ledger is not part of. -#}
+{% macro batch_scope_prepare(source_name, upstream=none) -%}
+    create temporary table {{ batch_scope_table() }} on commit drop as
+    {%- if upstream %}
+        select
+            recorded.batch_id,
+            ledger.logical_date
+        from {{ source('audit', 'dbt_batch_scope') }} as recorded
+        inner join {{ source('audit', 'load_batches') }} as ledger
+            on recorded.batch_id = ledger.batch_id
+        where recorded.relation = '{{ upstream.schema }}.{{ upstream.identifier }}'
+    {%- else %}
+        {{ ledger_batches_in_scope(source_name) }}
+    {%- endif %};
+    analyze {{ batch_scope_table() }}
+{%- endmacro %}
+
+{#- The published batches of a source in the scope of this run (batch_id, logical_date):
+    this build's copy (batch_scope_prepare). In a dbt unit test no hook runs and the ledger
+    is a fixture: read it. -#}
+{% macro batches_in_scope(source_name) -%}
+    {%- if this.identifier -%}
+        select
+            batch_id,
+            logical_date
+        from {{ batch_scope_table() }}
+    {%- else -%}
+        {{ ledger_batches_in_scope(source_name) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The batches whose membership of the scope changed since this table was last built. -#}
 {% macro changed_batches(source_name) -%}
     (
-        ({{ batches_in_scope(source_name) }})
+        (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
         except
         (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
     )
@@ -52,7 +101,7 @@
     (
         (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
         except
-        ({{ batches_in_scope(source_name) }})
+        (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
     )
 {%- endmacro %}
 
@@ -84,7 +133,7 @@
         where batch_id in (
             (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
             except
-            ({{ batches_in_scope(source_name) }})
+            (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
         )
     {%- else -%}
         select 1
@@ -95,7 +144,7 @@
 {% macro record_batch_scope(source_name) -%}
     delete from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}';
     insert into {{ source('audit', 'dbt_batch_scope') }} (relation, batch_id)
-    select '{{ scope_relation() }}', batch_id from ({{ batches_in_scope(source_name) }}) as in_scope
+    select '{{ scope_relation() }}', batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches
 {%- endmacro %}
 
 {#- The table's name in audit.dbt_batch_scope: schema and table, not the database, so a
@@ -113,7 +162,7 @@
     logical date). A record of such a source is a person on an extract date, so a daily
     run derives again whole the extract dates of the changed batches (changed_extract_dates;
     delete+insert on the date) and a model of every extract (memberships) or of the latest
-    one is derived again only when a batch changed (delete_all_if_batches_changed, and
+    one is derived again only when a batch changed (truncate_if_batches_changed, and
     batches_changed() in the model): on a day without a register batch it reads nothing. -#}
 {% macro changed_extract_dates(source_name) -%}
     select distinct changed_ledger.logical_date
@@ -145,7 +194,7 @@
     table is emptied when a batch changed, and the model then derives every row again.
     Truncated, not deleted: the rows go in again at once, into empty indexes (at 1,000,000
     households 3.9 M rows went back into a deleted-from int_household_members in 117 s). -#}
-{% macro delete_all_if_batches_changed(source_name) -%}
+{% macro truncate_if_batches_changed(source_name) -%}
     {%- if is_incremental() -%}
         do $$ begin if {{ batches_changed(source_name) }} then truncate table {{ this }}; end if; end $$
     {%- else -%}
@@ -158,6 +207,6 @@
     select max(logical_date)
     from {{ source('audit', 'load_batches') }}
     where
-        batch_id in ({{ batches_in_scope(source_name) }})
+        batch_id in (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
         and rows_loaded > 0
 {%- endmacro %}

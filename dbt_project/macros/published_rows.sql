@@ -1,8 +1,12 @@
 {#- Rows of a raw table that belong to published batches (they passed the quality
     gate) whose logical date is on or before var('as_of_date'), with the batch's
     file name and hash from the ledger. Write-audit-publish: raw rows of a batch
-    that was rejected or failed validation are never read downstream. -#}
-{% macro published_rows(source_name, table_name) -%}
+    that was rejected or failed validation are never read downstream.
+    build_scope: the batches are this build's copy of the scope (a model whose first
+    pre-hook is batch_scope_prepare, macros/incremental_staging.sql), not the ledger
+    as it is when the model's query runs (in a dbt unit test, where no hook runs, the
+    ledger fixture). -#}
+{% macro published_rows(source_name, table_name, build_scope=false) -%}
     select
         src.*,
         batches.file_name as _file_name,
@@ -13,9 +17,13 @@
     inner join {{ source('audit', 'load_batches') }} as batches
         on src._batch_id = batches.batch_id
     where
-        batches.status = 'published'
-        {%- if var('as_of_date') %}
-            and batches.logical_date <= {{ as_of_date() }}
+        {%- if build_scope and this.identifier %}
+            batches.batch_id in (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
+        {%- else %}
+            batches.status = 'published'
+            {%- if var('as_of_date') %}
+                and batches.logical_date <= {{ as_of_date() }}
+            {%- endif %}
         {%- endif %}
 {%- endmacro %}
 
@@ -62,7 +70,7 @@
                     published._row_number desc
             ) as _version_rank,
             min(published._logical_date) over (partition by {{ key_columns | join(', ') }}) as _first_known_on
-        from ({{ published_rows(source_name, table_name) }}) as published
+        from ({{ published_rows(source_name, table_name, build_scope=true) }}) as published
         {%- if is_incremental() %}
             where ({{ key_columns | join(', ') }}) in (select {{ key_columns | join(', ') }} from changed_keys)
         {%- endif %}

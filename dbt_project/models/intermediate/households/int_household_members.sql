@@ -3,7 +3,10 @@
     incremental_strategy='append',
     on_schema_change='fail',
     indexes=[{'columns': ['person_key'], 'unique': True}, {'columns': ['household_id']}],
-    pre_hook=["{{ delete_all_if_batches_changed('household_register') }}"],
+    pre_hook=[
+        "{{ batch_scope_prepare('household_register', upstream=ref('stg_household_register__members')) }}",
+        "{{ truncate_if_batches_changed('household_register') }}",
+    ],
     post_hook=["{{ record_batch_scope('household_register') }}"]
 ) }}
 -- Persons of each household (from the register), keyed by the salted person key,
@@ -11,8 +14,9 @@
 -- household (their earlier hospital bills and jobs remain its history) but are not
 -- counted in its size (is_living false); marts.mart_data_discrepancies follows up
 -- their later records.
--- Derived again only when a register batch changed since the last build (as the latest
--- extract, stg_household_register__members; macros/incremental_staging.sql).
+-- Derived again only when stg_household_register__members was: its scope is the one that
+-- model recorded (batch_scope_prepare upstream=; macros/incremental_staging.sql), so a
+-- register batch published while the build runs reaches both in the same later run.
 with
 
 members as (

@@ -7,6 +7,7 @@
         {'columns': ['extract_date']},
         {'columns': ['batch_id']},
     ],
+    pre_hook=["{{ batch_scope_prepare('household_register') }}"],
     post_hook=[
         "{{ delete_records_out_of_scope('household_register') }}",
         "{{ record_batch_scope('household_register') }}",
@@ -22,7 +23,7 @@ with
 
 published as (
     select *
-    from ({{ published_rows('household_register', 'household_register') }}) as in_scope
+    from ({{ published_rows('household_register', 'household_register', build_scope=true) }}) as in_scope
     where {{ changed_extract_dates_only('household_register') }}
 ),
 

@@ -3,7 +3,10 @@
     incremental_strategy='append',
     on_schema_change='fail',
     indexes=[{'columns': ['person_key']}, {'columns': ['household_id']}],
-    pre_hook=["{{ delete_all_if_batches_changed('household_register') }}"],
+    pre_hook=[
+        "{{ batch_scope_prepare('household_register') }}",
+        "{{ truncate_if_batches_changed('household_register') }}",
+    ],
     post_hook=["{{ record_batch_scope('household_register') }}"]
 ) }}
 -- One row per registered person, from the latest published full extract of the
@@ -15,7 +18,7 @@ with
 
 published as (
     select *
-    from ({{ published_rows('household_register', 'household_register') }}) as in_scope
+    from ({{ published_rows('household_register', 'household_register', build_scope=true) }}) as in_scope
     where
         _logical_date = ({{ latest_extract_date('household_register') }})
         and {{ batches_changed('household_register') }}

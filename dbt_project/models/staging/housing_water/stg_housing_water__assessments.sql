@@ -8,6 +8,7 @@
         {'columns': ['batch_id']},
         {'columns': ['known_on']},
     ],
+    pre_hook=["{{ batch_scope_prepare('housing_water') }}"],
     post_hook=[
         "{{ delete_records_out_of_scope('housing_water') }}",
         "{{ record_batch_scope('housing_water') }}",

@@ -8,6 +8,7 @@
         {'columns': ['batch_id']},
         {'columns': ['known_on']},
     ],
+    pre_hook=["{{ batch_scope_prepare('medical_settlements') }}"],
     post_hook=[
         "{{ delete_records_out_of_scope('medical_settlements') }}",
         "{{ record_batch_scope('medical_settlements') }}",

@@ -8,6 +8,7 @@
         {'columns': ['batch_id']},
         {'columns': ['known_on']},
     ],
+    pre_hook=["{{ batch_scope_prepare('public_welfare_jobs') }}"],
     post_hook=[
         "{{ delete_records_out_of_scope('public_welfare_jobs') }}",
         "{{ record_batch_scope('public_welfare_jobs') }}",

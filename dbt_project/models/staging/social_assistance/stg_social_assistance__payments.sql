@@ -8,6 +8,7 @@
         {'columns': ['batch_id']},
         {'columns': ['known_on']},
     ],
+    pre_hook=["{{ batch_scope_prepare('social_assistance') }}"],
     post_hook=[
         "{{ delete_records_out_of_scope('social_assistance') }}",
         "{{ record_batch_scope('social_assistance') }}",

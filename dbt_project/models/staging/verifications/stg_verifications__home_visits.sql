@@ -8,6 +8,7 @@
         {'columns': ['batch_id']},
         {'columns': ['known_on']},
     ],
+    pre_hook=["{{ batch_scope_prepare('verifications') }}"],
     post_hook=[
         "{{ delete_records_out_of_scope('verifications') }}",
         "{{ record_batch_scope('verifications') }}",

@@ -8,6 +8,7 @@
         {'columns': ['batch_id']},
         {'columns': ['known_on']},
     ],
+    pre_hook=["{{ batch_scope_prepare('village_officials') }}"],
     post_hook=[
         "{{ delete_records_out_of_scope('village_officials') }}",
         "{{ record_batch_scope('village_officials') }}",
