@@ -43,6 +43,7 @@ import json
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -108,11 +109,8 @@ def build_suite(contract: Contract, logical_date: date, previous_rows: int | Non
         if column.required:
             add(gxe.ExpectColumnValuesToNotBeNull(column=column.name), True, f"contract: {column.name} is required")
         if column.type == "resident_id":
-            add(
-                gxe.ExpectColumnValuesToMatchRegex(column=column.name, regex=r"^\d{17}[\dX]$"),
-                True,
-                "GB 11643: 17 digits and a check character",
-            )
+            for expectation, how in pattern_expectations(column.name, RESIDENT_ID_PATTERN):
+                add(expectation, True, f"GB 11643: 17 digits and a check character{how}")
         elif column.type == "money":
             add(
                 gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value=0, max_value=999_999_999_999.99),
@@ -134,11 +132,8 @@ def build_suite(contract: Contract, logical_date: date, previous_rows: int | Non
                 "freshness: no date after the extract's logical date",
             )
         elif column.type == "text" and column.pattern:
-            add(
-                gxe.ExpectColumnValuesToMatchRegex(column=column.name, regex=column.pattern),
-                True,
-                f"contract: {column.name} pattern",
-            )
+            for expectation, how in pattern_expectations(column.name, column.pattern):
+                add(expectation, True, f"contract: {column.name} pattern{how}")
     if len(contract.keys) == 1:
         add(gxe.ExpectColumnValuesToBeUnique(column=contract.keys[0]), False, "contract: key unique within a file")
     else:
@@ -167,6 +162,80 @@ def build_suite(contract: Contract, logical_date: date, previous_rows: int | Non
         expectations=expectations,
         meta={"contract": f"expectations/contracts/{contract.source}.yml", "logical_date": logical_date.isoformat()},
     )
+
+
+#: The shape of a resident ID the gate checks (the loader checks the check character too).
+RESIDENT_ID_PATTERN = r"^\d{17}[\dX]$"
+
+#: One character of a pattern: a class, an escape, ``.`` or a literal; then its quantifier.
+_ATOM = re.compile(r"(\[\^?\]?(?:\\.|[^\]\\])*\]|\\.|\.|[^\\\[\](){}|*+?^$])(\{\d+(?:,\d*)?\}|[*+?])?")
+
+
+def _counted_atoms(pattern: str) -> list[tuple[str, int, int | None]] | None:
+    """``pattern`` as ``[(atom, least, most)]`` when it is ``^`` single-character atoms ``$``, else None.
+
+    ``most`` is None for an unbounded quantifier (``*``, ``+``, ``{m,}``).
+    """
+    if not (pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$")):
+        return None
+    body, atoms, at = pattern[1:-1], [], 0
+    while at < len(body):
+        match = _ATOM.match(body, at)
+        if match is None:
+            return None
+        atom, quantifier = match.groups()
+        at = match.end()
+        if not quantifier:
+            least, most = 1, 1
+        elif quantifier in "*+?":
+            least, most = {"*": (0, None), "+": (1, None), "?": (0, 1)}[quantifier]
+        else:
+            low, _, high = quantifier[1:-1].partition(",")
+            least = int(low)
+            most = least if "," not in quantifier else (int(high) if high else None)
+        atoms.append((atom, least, most))
+    return atoms
+
+
+def pattern_expectations(column: str, pattern: str) -> list[tuple[object, str]]:
+    r"""The gate's expectations that ``column`` matches ``pattern``, cheap for PostgreSQL's regex engine.
+
+    Returns ``[(expectation, how)]``, ``how`` a note for the rule text ('' when the pattern is
+    checked as it is). PostgreSQL's regex engine expands a counted repetition into its states:
+    on 1,000,000 settlements ``^[0-9A-Za-z][0-9A-Za-z_-]{0,39}$`` took 2.5 s and
+    ``^\d{17}[\dX]$`` 1.3 s, against 0.4 s for the same classes with ``*`` / ``+`` (measured
+    2026-12-03, PostgreSQL 15). A pattern made of single-character atoms of which only one
+    repeats (a record number, a resident ID, a household number) is therefore checked as the
+    same atoms with that repetition unbounded plus the length its count allows: exactly the
+    same strings. Any other pattern (groups, alternatives, two repeating atoms) is checked as
+    it is.
+    """
+    import great_expectations.expectations as gxe
+
+    as_is = [(gxe.ExpectColumnValuesToMatchRegex(column=column, regex=pattern), "")]
+    atoms = _counted_atoms(pattern) if "{" in pattern else None  # no counted repetition: cheap as it is
+    if atoms is None:
+        return as_is
+    repeating = [i for i, (_, least, most) in enumerate(atoms) if (least, most) != (1, 1)]
+    if len(repeating) != 1:
+        return as_is
+    (i,) = repeating
+    _, least, most = atoms[i]
+    fixed = len(atoms) - 1
+    relaxed = "^" + "".join(a if j != i else a + ("+" if least else "*") for j, (a, _, _) in enumerate(atoms)) + "$"
+    shortest, longest = fixed + least, None if most is None else fixed + most
+    how = f" (checked as {relaxed} and {shortest}" + (
+        "+" if longest is None else "" if longest == shortest else f"-{longest}"
+    )
+    how += " characters: the same strings, cheaper for PostgreSQL)"
+    checks = [(gxe.ExpectColumnValuesToMatchRegex(column=column, regex=relaxed), how)]
+    if longest == shortest:
+        checks.append((gxe.ExpectColumnValueLengthsToEqual(column=column, value=shortest), how))
+    elif longest is not None or shortest > fixed + min(least, 1):  # more than the relaxed pattern implies
+        checks.append(
+            (gxe.ExpectColumnValueLengthsToBeBetween(column=column, min_value=shortest, max_value=longest), how)
+        )
+    return checks
 
 
 #: First pass: counts and observed values, no example value (no scan per expectation).

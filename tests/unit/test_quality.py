@@ -97,3 +97,54 @@ def test_every_expectation_keeps_its_counts_and_examples_show_only_where_found(f
     assert by_check[("expect_table_row_count_to_be_between", None)][:1] == (True,)
     # Nothing fetched the batch's rows: every select returned fewer rows than the batch has.
     assert fetched and max(count for count, _ in fetched) < 25, [s for c, s in fetched if c >= 25]
+
+
+def _accepts(checks, value: str) -> bool:
+    """Whether ``value`` passes the gate's expectations ``checks`` (as GX evaluates them in SQL)."""
+    import re
+
+    for expectation, _ in checks:
+        kind = type(expectation).__name__
+        if kind == "ExpectColumnValuesToMatchRegex" and not re.search(expectation.regex, value):
+            return False
+        if kind == "ExpectColumnValueLengthsToEqual" and len(value) != expectation.value:
+            return False
+        if kind == "ExpectColumnValueLengthsToBeBetween" and not (
+            (expectation.min_value is None or len(value) >= expectation.min_value)
+            and (expectation.max_value is None or len(value) <= expectation.max_value)
+        ):
+            return False
+    return True
+
+
+def test_counted_patterns_are_checked_as_the_same_strings_in_cheaper_form(contracts):
+    """Issue 10: the gate checks ``{m,n}`` patterns as an unbounded repetition plus a length, no other strings."""
+    import random
+    import re
+
+    from household_monitoring.quality import RESIDENT_ID_PATTERN, pattern_expectations
+
+    record = pattern_expectations("settlement_id", "^[0-9A-Za-z][0-9A-Za-z_-]{0,39}$")
+    assert [(type(e).__name__, e.regex if hasattr(e, "regex") else (e.min_value, e.max_value)) for e, _ in record] == [
+        ("ExpectColumnValuesToMatchRegex", "^[0-9A-Za-z][0-9A-Za-z_-]*$"),
+        ("ExpectColumnValueLengthsToBeBetween", (1, 40)),
+    ]
+    resident = pattern_expectations("person_id", RESIDENT_ID_PATTERN)
+    assert [e.regex if hasattr(e, "regex") else e.value for e, _ in resident] == [r"^\d+[\dX]$", 18]
+    assert "checked as ^\\d+[\\dX]$ and 18 characters" in resident[0][1]
+    # Groups, alternatives and patterns without a count are checked as they are.
+    for kept in (r"^\d{6}(\d{3}(\d{3})?)?$", r"^1\d{10}$|^0\d{2,3}-?\d{7,8}$", "^[A-Za-z0-9][A-Za-z0-9_-]*$"):
+        assert [(e.regex, how) for e, how in pattern_expectations("c", kept)] == [(kept, "")]
+    patterns = {c.pattern for contract in contracts.values() for c in contract.columns if c.pattern}
+    patterns |= {RESIDENT_ID_PATTERN, "^a{3,}$", r"^[\]x]{2,4}b$", "^ab?c$"}
+    alphabets = ("aA0_-X9fW1b]x@.c-", "0123456789", "0123456789X", "W0123456789abcdef")  # digits: IDs that match
+    rng = random.Random(10)
+    matched = 0
+    for pattern in sorted(patterns):
+        checks = pattern_expectations("c", pattern)
+        for _ in range(20_000):
+            alphabet = rng.choice(alphabets)
+            value = "".join(rng.choice(alphabet) for _ in range(rng.choice((0, 1, 2, 3, 4, 5, 12, 16, 17, 18, 40, 41))))
+            matched += bool(re.search(pattern, value))
+            assert bool(re.search(pattern, value)) == _accepts(checks, value), (pattern, value)
+    assert matched > 10_000  # both ways: many values match, many do not
