@@ -31,6 +31,7 @@ from pathlib import Path
 from household_monitoring import config
 from household_monitoring.local_runs import (
     DAG_ID,
+    AirflowProcessEnded,
     airflow_environment,
     ensure_airflow_db,
     failure_reasons,
@@ -51,9 +52,11 @@ class _Database:
 
     def __enter__(self) -> config.Database:
         self.private = config.configured_database() is None
+        self.started = False
         if self.private:
             from household_monitoring import postgres_server
 
+            self.started = not postgres_server.is_running()  # one `hm db start` began stays up
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self.db = postgres_server.start()
@@ -71,7 +74,8 @@ class _Database:
         if self.private:
             from household_monitoring import postgres_server
 
-            postgres_server.stop()
+            if self.started:
+                postgres_server.stop()
             os.environ.pop("HM_DATABASE_URL", None)
 
 
@@ -120,18 +124,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         ensure_airflow_db(env, log_path)
         failed = []
         t0 = time.perf_counter()
-        for i, (day, code, offset) in enumerate(run_dags(dates, env, log_path), start=1):
-            state = "ok" if code == 0 else "FAILED"
-            _say(f"      [{i}/{len(dates)}] {day} {state} ({time.perf_counter() - t0:.0f} s)")
-            t0 = time.perf_counter()
-            if code != 0:
-                failed.append(day)
-                for task_id, problem in failure_reasons(log_path, offset):
-                    _say(f"          {task_id}: {problem}")
+        try:
+            for i, (day, code, offset) in enumerate(run_dags(dates, env, log_path), start=1):
+                state = "ok" if code == 0 else "FAILED"
+                _say(f"      [{i}/{len(dates)}] {day} {state} ({time.perf_counter() - t0:.0f} s)")
+                t0 = time.perf_counter()
+                if code != 0:
+                    failed.append(day)
+                    for task_id, problem in failure_reasons(log_path, offset):
+                        _say(f"          {task_id}: {problem}")
+        except AirflowProcessEnded as ended:
+            _say(f"      {ended}")
+            return 1
         timings["airflow"] = time.perf_counter() - started
 
         _say("[4/4] Summary")
-        _print_summary(db, dates[-1], private=database.private)
+        _print_summary(db, dates[-1], private=database.started)
     total = sum(timings.values())
     _say("\nPhases: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; total {total:.1f} s")
     if failed:

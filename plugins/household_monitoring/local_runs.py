@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -62,24 +63,6 @@ def airflow_environment(db: config.Database) -> dict[str, str]:
     }
 
 
-def _wait(child: subprocess.Popen, grace_s: float = 10) -> int:
-    """Wait for ``child``; on Ctrl-C (which the child received too) give it ``grace_s`` seconds to
-    finish its own cleanup before killing it, then re-raise."""
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        _stop(child, grace_s)
-        raise
-
-
-def _stop(child: subprocess.Popen, grace_s: float) -> None:
-    try:
-        child.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
 def ensure_airflow_db(env: dict[str, str], log_path: Path) -> None:
     """Create or upgrade the Airflow metadata database of ``env``'s home once per Airflow version.
 
@@ -98,10 +81,48 @@ def ensure_airflow_db(env: dict[str, str], log_path: Path) -> None:
         child = subprocess.Popen(
             [str(exe), "db", "migrate"], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
         )
-        if _wait(child) != 0:
+        try:
+            code = child.wait()
+        except KeyboardInterrupt:
+            _stop_child(child)
+            raise
+        if code != 0:
             raise SystemExit(f"airflow db migrate failed; see {log_path}")
     stamp.write_text(airflow.__version__)
     print(f"      Airflow metadata database ready ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+class AirflowProcessEnded(RuntimeError):
+    """The Airflow process of ``run_dags`` ended before reporting every date; the message says how and where to look."""
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"was killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _stop_child(child: subprocess.Popen, grace_s: float = 10) -> None:
+    """Stop the Airflow child: SIGTERM (it exits at once, see ``main``), SIGKILL after ``grace_s``.
+
+    Shielded from further Ctrl-C: a second one kills the child at once, and this returns only
+    once the child is gone, so nothing keeps running against the warehouse after ``hm`` exits.
+    """
+    if child.poll() is None:
+        child.terminate()
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            return
+        except subprocess.TimeoutExpired:
+            child.kill()
+            deadline = time.monotonic() + 60
+        except KeyboardInterrupt:
+            child.kill()
 
 
 def run_dags(days: list[date], env: dict[str, str], log_path: Path) -> Iterator[tuple[date, int, int]]:
@@ -110,8 +131,13 @@ def run_dags(days: list[date], env: dict[str, str], log_path: Path) -> Iterator[
     Yields ``(day, exit code, log offset)`` as each run ends: exit code 0 when the DAG run
     succeeded and 1 when it failed (as ``airflow dags test``), and the byte offset of ``log_path``
     where that run's output starts, for ``failure_reasons``. A failed run does not stop the
-    dates after it. Everything the runs print is appended to ``log_path``. Raises
-    ``RuntimeError`` naming the log when the Airflow process ends before reporting every date.
+    dates after it. Everything the runs print is appended to ``log_path``.
+
+    The Airflow process runs in a session of its own, so a Ctrl-C reaches only this one, which
+    then stops it (``_stop_child``: it exits at once, without running the interrupted task's
+    failure callbacks, so no failure alert goes out) before re-raising ``KeyboardInterrupt``.
+    Raises ``AirflowProcessEnded`` naming the log when the Airflow process ends (killed, say)
+    before reporting every date.
     """
     if not days:
         return
@@ -126,6 +152,7 @@ def run_dags(days: list[date], env: dict[str, str], log_path: Path) -> Iterator[
             stdout=log,
             stderr=subprocess.STDOUT,
             pass_fds=(write_fd,),
+            start_new_session=True,
         )
     os.close(write_fd)
     offset = log_path.stat().st_size
@@ -140,12 +167,12 @@ def run_dags(days: list[date], env: dict[str, str], log_path: Path) -> Iterator[
                 reported += 1
         child.wait()
     except BaseException:
-        _stop(child, grace_s=10)
+        _stop_child(child)
         raise
     if reported < len(days):
-        raise RuntimeError(
-            f"the Airflow process ended (exit {child.returncode}) after {reported} of {len(days)} DAG runs; "
-            f"see {log_path}"
+        raise AirflowProcessEnded(
+            f"the Airflow process {_how_it_ended(child.returncode)} after {reported} of {len(days)} DAG runs "
+            f"(the rest were not run); see {log_path}"
         )
 
 
@@ -165,7 +192,7 @@ def failure_reasons(log_path: Path, offset: int = 0) -> list[tuple[str, str]]:
 
     Every failed task logs an alert (``service.alerts``: delivered or not) with lines
     ``task: <task id>`` and ``problem: <message>``; returns ``[(task id, problem)]`` in log
-    order, each once, the problem cut to 300 characters. A log without them gives ``[]``.
+    order, each once, the problem cut to 300 characters (ending in … when cut). A log without them gives ``[]``.
     """
     with open(log_path, encoding="utf-8", errors="replace") as log:
         log.seek(offset)
@@ -176,7 +203,8 @@ def failure_reasons(log_path: Path, offset: int = 0) -> list[tuple[str, str]]:
         if match := _ALERT_TASK.match(line):
             task_id = match["task"]
         elif task_id and (match := _ALERT_PROBLEM.match(line)):
-            reason = (task_id, match["problem"][:300])
+            problem = match["problem"]
+            reason = (task_id, problem if len(problem) <= 300 else problem[:299] + "…")
             if reason not in reasons:
                 reasons.append(reason)
             task_id = None
@@ -189,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status-fd", type=int, required=True)
     parser.add_argument("dates", nargs="+", type=date.fromisoformat)
     args = parser.parse_args(argv)
+    # Stopped by run_dags (Ctrl-C in hm): end now, as a kill would, rather than let Airflow record
+    # the interrupted task as failed, alert the engineer and go on with the next tasks.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
     from airflow.cli.cli_parser import get_parser
 
     airflow_cli = get_parser()

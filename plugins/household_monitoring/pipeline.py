@@ -223,7 +223,9 @@ def build_marts(
     stalling it forever; the task's retry succeeds once that session ends.
 
     Every build is recorded in ``audit.marts_builds`` (as-of date, start once the lock is held,
-    end, status, ``dag_run_id``, the problem of a failed one); returns its ``build_id``.
+    end, status, ``dag_run_id``, the problem of a failed one); returns its ``build_id``. A build
+    whose process was killed stays ``running`` until the next build takes the lock and marks it
+    ``failed`` (abandoned).
     ``unless_built_since`` (a time of the warehouse's clock, taken after the caller's batches
     were published): once the lock is held, when a build as of ``logical_date`` or later that
     started at or after that time has succeeded, it already contains those batches and nothing
@@ -236,6 +238,15 @@ def build_marts(
     previous = os.environ.get("PGOPTIONS")
     with connect(db, autocommit=True) as lock:
         lock.execute("select pg_advisory_lock(hashtext(%s))", (MARTS_LOCK,))
+        # Holding the lock, no other build runs: a build still marked running lost its process.
+        abandoned = lock.execute(
+            """update audit.marts_builds set status = 'failed', finished_at = now(),
+                 problem = 'abandoned: its process ended before the build finished (killed, or its connection lost)'
+               where status = 'running' returning build_id"""
+        ).fetchall()
+        if abandoned:
+            log.warning("marts builds %s were left running by a process that ended: marked failed",
+                        ", ".join(str(b) for (b,) in abandoned))  # fmt: skip
         if unless_built_since is not None:
             covered = lock.execute(
                 """select build_id from audit.marts_builds where status = 'success' and as_of_date >= %s

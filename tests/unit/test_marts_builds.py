@@ -77,3 +77,21 @@ def test_a_failed_build_is_recorded_with_its_problem_and_covers_nothing(fresh_db
     monkeypatch.setattr(dbt_module, "run_dbt", lambda args, **kwargs: calls.append(args))
     assert build_marts(DAY, fresh_db, dag_run_id="push-2", unless_built_since=published_by) is not None
     assert len(calls) == 1
+
+
+def test_a_build_left_running_by_a_killed_process_is_closed_by_the_next(fresh_db, dbt_calls):
+    with connect(fresh_db) as conn:  # a build whose process was killed: its row stays 'running'
+        (killed,) = conn.execute(
+            "insert into audit.marts_builds (as_of_date, dag_run_id) values (%s, 'killed') returning build_id",
+            (DAY,),
+        ).fetchone()
+        conn.commit()
+    build_id = build_marts(DAY, fresh_db, dag_run_id="next")
+    builds = {b[0]: b for b in _builds(fresh_db)}
+    assert builds[killed][2:] == (
+        "failed",
+        "killed",
+        "abandoned: its process ended before the build finished (killed, or its connection lost)",
+        True,
+    )
+    assert builds[build_id][2] == "success"

@@ -56,3 +56,13 @@ def test_only_the_run_after_the_offset_is_read(tmp_path):
     after_first_alert = LOG.index("2026-12-02T14:20:18")
     assert [task for task, _ in failure_reasons(log, len(LOG[:after_first_alert].encode()))] == ["audit_day"]
     assert failure_reasons(log, len(LOG.encode())) == []
+
+
+def test_a_long_problem_is_cut_at_300_characters_with_an_ellipsis(tmp_path):
+    log = tmp_path / "run.log"
+    problem = "housing_water_20240716.csv: " + "not UTF-8 at line 2, byte offset 20: ff; " * 10
+    log.write_text(f"task:    housing_water.ingest\nproblem: {problem}\n", encoding="utf-8")
+    ((task, shown),) = failure_reasons(log)
+    assert (task, len(shown), shown[-1], shown[:299]) == ("housing_water.ingest", 300, "…", problem[:299])
+    log.write_text(f"task:    audit_day\nproblem: {problem[:300]}\n", encoding="utf-8")
+    assert failure_reasons(log) == [("audit_day", problem[:300])]  # exactly 300: kept whole
