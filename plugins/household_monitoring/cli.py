@@ -125,13 +125,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         failed = []
         t0 = time.perf_counter()
         try:
-            for i, (day, code, offset) in enumerate(run_dags(dates, env, log_path), start=1):
-                state = "ok" if code == 0 else "FAILED"
-                _say(f"      [{i}/{len(dates)}] {day} {state} ({time.perf_counter() - t0:.0f} s)")
+            for i, run in enumerate(run_dags(dates, env, log_path), start=1):
+                state = "ok" if run.code == 0 else "FAILED"
+                _say(f"      [{i}/{len(dates)}] {run.day} {state} ({time.perf_counter() - t0:.0f} s)")
                 t0 = time.perf_counter()
-                if code != 0:
-                    failed.append(day)
-                    for task_id, problem in failure_reasons(log_path, offset):
+                if run.code != 0:
+                    failed.append(run.day)
+                    for task_id, problem in failure_reasons(log_path, run.log_start, run.log_end):
                         _say(f"          {task_id}: {problem}")
         except AirflowProcessEnded as ended:
             _say(f"      {ended}")
@@ -574,16 +574,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", nargs="+", metavar="update | check | init LANGUAGE")
     p.set_defaults(func=cmd_i18n)
     args = parser.parse_args(argv)
-    # A stop (SIGTERM, e.g. from a supervisor) unwinds like Ctrl-C, so what was started (the private
-    # PostgreSQL, an Airflow run) is stopped on the way out instead of left running.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # A stop (SIGTERM, e.g. from a supervisor) or a closed terminal (SIGHUP) unwinds like Ctrl-C, so
+    # what was started (the private PostgreSQL, an Airflow run) is stopped on the way out.
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return args.func(args)
     except KeyboardInterrupt:
         _say("\ninterrupted: stopped what this command had started (the private PostgreSQL, if it ran one)")
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _interrupt(signum, frame) -> None:

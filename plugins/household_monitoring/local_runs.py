@@ -18,6 +18,7 @@ pipe after flushing its log output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -28,6 +29,7 @@ import traceback
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from household_monitoring import config
 
@@ -83,8 +85,12 @@ def ensure_airflow_db(env: dict[str, str], log_path: Path) -> None:
         )
         try:
             code = child.wait()
-        except KeyboardInterrupt:
-            _stop_child(child)
+        except KeyboardInterrupt:  # the migration got the Ctrl-C too: let it end, then kill it
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
             raise
         if code != 0:
             raise SystemExit(f"airflow db migrate failed; see {log_path}")
@@ -105,70 +111,86 @@ def _how_it_ended(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def _stop_child(child: subprocess.Popen, grace_s: float = 10) -> None:
-    """Stop the Airflow child: SIGTERM (it exits at once, see ``main``), SIGKILL after ``grace_s``.
+def _kill_child(child: subprocess.Popen) -> None:
+    """Kill the Airflow child and whatever it started (its own process group) and reap it.
 
-    Shielded from further Ctrl-C: a second one kills the child at once, and this returns only
-    once the child is gone, so nothing keeps running against the warehouse after ``hm`` exits.
+    SIGKILL, as ``kill -9`` would: Airflow's ``dags test`` installs its own SIGTERM handler for
+    every task, which lets the task run on, so a gentler signal would leave the DAG writing to
+    the warehouse (and alerting) for seconds more. A transaction in flight is rolled back by
+    PostgreSQL; a batch left ``loading`` is superseded by the date's next run, and a marts build
+    left ``running`` is closed by the next build. Shielded from further Ctrl-C: returns only once
+    the child is gone.
     """
-    if child.poll() is None:
-        child.terminate()
-    deadline = time.monotonic() + grace_s
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)  # the child leads its own group (start_new_session)
     while True:
         try:
-            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            child.wait()
             return
-        except subprocess.TimeoutExpired:
-            child.kill()
-            deadline = time.monotonic() + 60
         except KeyboardInterrupt:
-            child.kill()
+            continue
 
 
-def run_dags(days: list[date], env: dict[str, str], log_path: Path) -> Iterator[tuple[date, int, int]]:
+class DagRunEnded(NamedTuple):
+    """One date's DAG run in ``run_dags``: its exit code and where its output lies in the log (bytes)."""
+
+    day: date
+    code: int  # 0: the DAG run succeeded; 1: it failed (as ``airflow dags test`` exits)
+    log_start: int
+    log_end: int
+
+
+def run_dags(days: list[date], env: dict[str, str], log_path: Path) -> Iterator[DagRunEnded]:
     """Run the daily DAG once per date of ``days``, in that order, in one Airflow process.
 
-    Yields ``(day, exit code, log offset)`` as each run ends: exit code 0 when the DAG run
-    succeeded and 1 when it failed (as ``airflow dags test``), and the byte offset of ``log_path``
-    where that run's output starts, for ``failure_reasons``. A failed run does not stop the
-    dates after it. Everything the runs print is appended to ``log_path``.
+    Yields a ``DagRunEnded`` as each run ends: its exit code, and the bytes of ``log_path`` that
+    hold its output (``failure_reasons(log_path, run.log_start, run.log_end)``; the child
+    reports where its output ended, so a slow reader never mixes in the next date's). A failed
+    run does not stop the dates after it. Everything the runs print is appended to ``log_path``.
 
-    The Airflow process runs in a session of its own, so a Ctrl-C reaches only this one, which
-    then stops it (``_stop_child``: it exits at once, without running the interrupted task's
-    failure callbacks, so no failure alert goes out) before re-raising ``KeyboardInterrupt``.
+    The Airflow process runs in a session of its own, so a Ctrl-C (or SIGTERM, SIGHUP) reaches
+    only this process, which kills it (``_kill_child``) before re-raising: nothing of the DAG
+    runs on, and the interrupted task's failure callbacks (the engineer's alert) never run.
     Raises ``AirflowProcessEnded`` naming the log when the Airflow process ends (killed, say)
     before reporting every date.
     """
     if not days:
         return
+    child = None
     read_fd, write_fd = os.pipe()
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"\n$ airflow dags test {DAG_ID} {' '.join(d.isoformat() for d in days)}  (one process)\n")
-        log.flush()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "household_monitoring.local_runs", "--status-fd", str(write_fd)]
-            + [d.isoformat() for d in days],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            start_new_session=True,
-        )
-    os.close(write_fd)
-    offset = log_path.stat().st_size
-    reported = 0
     try:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"\n$ airflow dags test {DAG_ID} {' '.join(d.isoformat() for d in days)}  (one process)\n")
+            log.flush()
+            start = log.tell()
+            child = subprocess.Popen(
+                [sys.executable, "-m", "household_monitoring.local_runs", "--status-fd", str(write_fd)]
+                + [d.isoformat() for d in days],
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        os.close(write_fd)
+        write_fd = None
+        reported = 0
         with os.fdopen(read_fd, encoding="utf-8") as status:
+            read_fd = None
             for line in status:
-                day, code = line.split()
-                end = log_path.stat().st_size
-                yield date.fromisoformat(day), int(code), offset
-                offset = end
+                day, code, end = line.split()
+                yield DagRunEnded(date.fromisoformat(day), int(code), start, int(end))
+                start = int(end)
                 reported += 1
         child.wait()
     except BaseException:
-        _stop_child(child)
+        if child is not None:
+            _kill_child(child)
         raise
+    finally:
+        for fd in (read_fd, write_fd):
+            if fd is not None:
+                os.close(fd)
     if reported < len(days):
         raise AirflowProcessEnded(
             f"the Airflow process {_how_it_ended(child.returncode)} after {reported} of {len(days)} DAG runs "
@@ -178,7 +200,7 @@ def run_dags(days: list[date], env: dict[str, str], log_path: Path) -> Iterator[
 
 def run_dag(day: date, env: dict[str, str], log_path: Path) -> int:
     """``airflow dags test`` of the daily DAG for the extracts of ``day``; returns its exit code."""
-    ((_, code, _),) = run_dags([day], env, log_path)
+    ((_, code, _, _),) = run_dags([day], env, log_path)
     return code
 
 
@@ -187,16 +209,16 @@ _ALERT_TASK = re.compile(r"^task:\s+(?P<task>\S+)$")
 _ALERT_PROBLEM = re.compile(r"^problem:\s+(?P<problem>.*)$")
 
 
-def failure_reasons(log_path: Path, offset: int = 0) -> list[tuple[str, str]]:
-    """The failed tasks of a DAG run and why, from its log (after byte ``offset``).
+def failure_reasons(log_path: Path, offset: int = 0, end: int | None = None) -> list[tuple[str, str]]:
+    """The failed tasks of a DAG run and why, from its log (bytes ``offset`` to ``end``, or to its end).
 
     Every failed task logs an alert (``service.alerts``: delivered or not) with lines
     ``task: <task id>`` and ``problem: <message>``; returns ``[(task id, problem)]`` in log
     order, each once, the problem cut to 300 characters (ending in … when cut). A log without them gives ``[]``.
     """
-    with open(log_path, encoding="utf-8", errors="replace") as log:
+    with open(log_path, "rb") as log:
         log.seek(offset)
-        lines = log.read().splitlines()
+        lines = log.read(-1 if end is None else end - offset).decode("utf-8", errors="replace").splitlines()
     reasons: list[tuple[str, str]] = []
     task_id = None
     for line in lines:
@@ -217,9 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status-fd", type=int, required=True)
     parser.add_argument("dates", nargs="+", type=date.fromisoformat)
     args = parser.parse_args(argv)
-    # Stopped by run_dags (Ctrl-C in hm): end now, as a kill would, rather than let Airflow record
-    # the interrupted task as failed, alert the engineer and go on with the next tasks.
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
+    os.set_inheritable(args.status_fd, False)  # a process a task starts must not hold the pipe open
     from airflow.cli.cli_parser import get_parser
 
     airflow_cli = get_parser()
@@ -238,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                 code = 1
             sys.stdout.flush()
             sys.stderr.flush()
-            status.write(f"{day.isoformat()} {code}\n")
+            status.write(f"{day.isoformat()} {code} {os.fstat(sys.stdout.fileno()).st_size}\n")
             status.flush()
     return 0
 

@@ -167,8 +167,12 @@ def build_suite(contract: Contract, logical_date: date, previous_rows: int | Non
 #: The shape of a resident ID the gate checks (the loader checks the check character too).
 RESIDENT_ID_PATTERN = r"^\d{17}[\dX]$"
 
-#: One character of a pattern: a class, an escape, ``.`` or a literal; then its quantifier.
-_ATOM = re.compile(r"(\[\^?\]?(?:\\.|[^\]\\])*\]|\\.|\.|[^\\\[\](){}|*+?^$])(\{\d+(?:,\d*)?\}|[*+?])?")
+#: One character of a pattern: a class, a class escape (``\d`` ...) or an escaped punctuation
+#: mark, ``.`` or a literal; then its quantifier. Other escapes (``\y``, ``\m``: zero-width;
+#: ``\x41``, ``\101``, ``\u0041``: one character written with several) are not one atom here,
+#: and a pattern holding one is checked as it is.
+_ESCAPE = r"\\[dswDSW]|\\[^0-9A-Za-z]"
+_ATOM = re.compile(rf"(\[\^?\]?(?:{_ESCAPE}|[^\]\\])*\]|{_ESCAPE}|\.|[^\\\[\](){{}}|*+?^$])(\{{\d+(?:,\d*)?\}}|[*+?])?")
 
 
 def _counted_atoms(pattern: str) -> list[tuple[str, int, int | None]] | None:

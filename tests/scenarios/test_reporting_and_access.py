@@ -44,7 +44,7 @@ def county_db(server, var_dir, tmp_path_factory):
     os.environ["HM_REPORTS_DIR"] = str(reports)
     try:
         runs = list(run_dags([D1, D2, REPORT_DATE], env, log))
-        assert [code for _, code, _ in runs] == [0, 0, 0], log.read_text(encoding="utf-8")[-3000:]
+        assert [run.code for run in runs] == [0, 0, 0], log.read_text(encoding="utf-8")[-3000:]
         yield db
     finally:
         for key, value in previous.items():

@@ -48,8 +48,9 @@ def airflow(test_db, var_dir):
     ensure_airflow_db(env, log)
 
     def run(day: date) -> int:
-        ((_, code, run.offset),) = run_dags([day], env, log)
-        return code
+        (ended,) = run_dags([day], env, log)
+        run.span = (ended.log_start, ended.log_end)
+        return ended.code
 
     run.log = log
     return run
@@ -288,7 +289,7 @@ def test_a_rejected_file_stops_only_its_source(county, airflow, conn):
         encoding="utf-8",
     )
     assert airflow(D3) != 0  # the run fails visibly (audit_day), after building the marts
-    failed = dict(failure_reasons(airflow.log, airflow.offset))  # what `hm run` prints under the failed date
+    failed = dict(failure_reasons(airflow.log, *airflow.span))  # what `hm run` prints under the failed date
     assert failed["medical_settlements.ingest"].startswith(
         "medical_settlements_20240718.csv: required column(s) missing from the header: "
     )

@@ -125,7 +125,7 @@ def county_db(browser, server, var_dir, tmp_path_factory):
         log = var_dir / "airflow_superset.log"
         ensure_airflow_db(env, log)
         runs = list(run_dags([D1, D2, REPORT_DATE], env, log))
-        assert [code for _, code, _ in runs] == [0, 0, 0], log.read_text(encoding="utf-8")[-3000:]
+        assert [run.code for run in runs] == [0, 0, 0], log.read_text(encoding="utf-8")[-3000:]
         yield db
     finally:
         drop_database(server, name)

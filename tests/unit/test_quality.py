@@ -133,7 +133,16 @@ def test_counted_patterns_are_checked_as_the_same_strings_in_cheaper_form(contra
     assert [e.regex if hasattr(e, "regex") else e.value for e, _ in resident] == [r"^\d+[\dX]$", 18]
     assert "checked as ^\\d+[\\dX]$ and 18 characters" in resident[0][1]
     # Groups, alternatives and patterns without a count are checked as they are.
-    for kept in (r"^\d{6}(\d{3}(\d{3})?)?$", r"^1\d{10}$|^0\d{2,3}-?\d{7,8}$", "^[A-Za-z0-9][A-Za-z0-9_-]*$"):
+    # So are escapes that are not one character: zero-width (\y) or several characters for one (\x41).
+    for kept in (
+        r"^\d{6}(\d{3}(\d{3})?)?$",
+        r"^1\d{10}$|^0\d{2,3}-?\d{7,8}$",
+        "^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        r"^\y\d{3}$",
+        r"^\x41{3}$",
+        r"^\101{2}$",
+        r"^[\x41]{2}$",
+    ):
         assert [(e.regex, how) for e, how in pattern_expectations("c", kept)] == [(kept, "")]
     patterns = {c.pattern for contract in contracts.values() for c in contract.columns if c.pattern}
     patterns |= {RESIDENT_ID_PATTERN, "^a{3,}$", r"^[\]x]{2,4}b$", "^ab?c$"}

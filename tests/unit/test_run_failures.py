@@ -50,12 +50,15 @@ def test_each_failed_task_and_its_problem_once_in_log_order(tmp_path):
     ]
 
 
-def test_only_the_run_after_the_offset_is_read(tmp_path):
+def test_only_the_run_between_its_offsets_is_read(tmp_path):
     log = tmp_path / "run.log"
     log.write_text(LOG, encoding="utf-8")
     after_first_alert = LOG.index("2026-12-02T14:20:18")
     assert [task for task, _ in failure_reasons(log, len(LOG[:after_first_alert].encode()))] == ["audit_day"]
     assert failure_reasons(log, len(LOG.encode())) == []
+    # A run's bytes only: the next date's alerts, already in the log, are not its own.
+    end = len(LOG[:after_first_alert].encode())
+    assert [task for task, _ in failure_reasons(log, 0, end)] == ["medical_settlements.ingest"]
 
 
 def test_a_long_problem_is_cut_at_300_characters_with_an_ellipsis(tmp_path):

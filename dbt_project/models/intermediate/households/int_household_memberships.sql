@@ -4,7 +4,7 @@
     on_schema_change='fail',
     indexes=[{'columns': ['person_key']}, {'columns': ['household_id']}],
     pre_hook=[
-        "{{ batch_scope_prepare('household_register') }}",
+        "{{ batch_scope_prepare('household_register', upstream=ref('stg_household_register__extract_members')) }}",
         "{{ truncate_if_batches_changed('household_register') }}",
     ],
     post_hook=["{{ record_batch_scope('household_register') }}"]
@@ -18,6 +18,7 @@
 -- Derived again, from every extract, only when a register batch was published,
 -- superseded or moved out of the as-of scope since the last build (the register sends
 -- a full extract a month: a day without one reads nothing; macros/incremental_staging.sql).
+-- depends_on: {{ ref('stg_household_register__extract_members') }}
 with
 
 published as (

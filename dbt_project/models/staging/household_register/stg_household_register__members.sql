@@ -4,7 +4,7 @@
     on_schema_change='fail',
     indexes=[{'columns': ['person_key']}, {'columns': ['household_id']}],
     pre_hook=[
-        "{{ batch_scope_prepare('household_register') }}",
+        "{{ batch_scope_prepare('household_register', upstream=ref('stg_household_register__extract_members')) }}",
         "{{ truncate_if_batches_changed('household_register') }}",
     ],
     post_hook=["{{ record_batch_scope('household_register') }}"]
@@ -14,6 +14,7 @@
 -- Incremental (macros/incremental_staging.sql, snapshot sources): derived again, from
 -- the latest extract's batches only, when a register batch was published, superseded
 -- or moved out of the as-of scope since the last build; otherwise left as it is.
+-- depends_on: {{ ref('stg_household_register__extract_members') }}
 with
 
 published as (

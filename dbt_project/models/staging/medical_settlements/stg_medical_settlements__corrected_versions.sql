@@ -1,3 +1,6 @@
+{{ config(
+    pre_hook=["{{ batch_scope_prepare('medical_settlements', upstream=ref('stg_medical_settlements__settlements')) }}"]
+) }}
 -- The versions of the settlements corrected after their first publication (issue 10: a
 -- correction of an old settlement counts from its own date). One row per corrected
 -- settlement and logical date on which it was published: that day's last version
@@ -8,7 +11,9 @@
 -- each version after the first into a change of the household's out-of-pocket sum on the
 -- version's own date, so the sums of the dates before it never change.
 -- Only the raw rows of corrected settlements are ranked (a filter on the settlement
--- number; the raw table is scanned, not ranked).
+-- number; the raw table is scanned, not ranked). The batches read are those
+-- stg_medical_settlements__settlements was built from (its recorded scope), so a file
+-- published during the build reaches both in the same later run.
 with
 
 settlements as (
@@ -33,7 +38,7 @@ versions as (
             partition by published.settlement_id, published._logical_date
             order by published._delivered_at desc, published._batch_id desc, published._row_number desc
         ) as rank_in_day
-    from ({{ published_rows('medical_settlements', 'medical_settlements') }}) as published
+    from ({{ published_rows('medical_settlements', 'medical_settlements', build_scope=true) }}) as published
     where published.settlement_id in (select corrected.settlement_id from corrected)
 ),
 
