@@ -31,6 +31,15 @@ class SmtpInbox:
         return "250 OK"
 
 
+#: The household register's dbt tables (tests/scenarios: rebuilt only on a register day, one extract at a time).
+REGISTER_TABLES = (
+    "staging.stg_household_register__members",
+    "staging.stg_household_register__extract_members",
+    "intermediate.int_household_members",
+    "intermediate.int_household_memberships",
+)
+
+
 def relation_rows(conn, relation: str, volatile: tuple[str, ...]) -> list[str]:
     """Every row of ``relation`` as sorted JSON text, without the columns whose name contains a ``volatile`` mark.
 

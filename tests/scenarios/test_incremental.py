@@ -25,7 +25,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from support import relation_rows
+from support import REGISTER_TABLES, relation_rows
 from test_reruns import _clean_settlement
 
 from household_monitoring.contracts import load_contracts
@@ -75,14 +75,6 @@ def _row_versions(db) -> dict[tuple, str]:
                 f"select household_id, rule_id, window_start, event_seq, xmin::text from {WALKED}"
             ).fetchall()
         }
-
-
-REGISTER_TABLES = (
-    "staging.stg_household_register__members",
-    "staging.stg_household_register__extract_members",
-    "intermediate.int_household_members",
-    "intermediate.int_household_memberships",
-)
 
 
 def _register_versions(db) -> dict[str, set[str]]:

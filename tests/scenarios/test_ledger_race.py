@@ -17,7 +17,7 @@ import csv
 from datetime import date
 
 import pytest
-from support import migrated_database, relation_rows
+from support import REGISTER_TABLES, migrated_database, relation_rows
 
 from household_monitoring.database import connect
 from household_monitoring.dbt import run_dbt
@@ -26,17 +26,11 @@ from household_monitoring.sample_data.generator import generate_county
 
 pytestmark = pytest.mark.e2e
 DAY, NEXT = date(2024, 7, 15), date(2024, 7, 16)
-REGISTER_MODELS = (
-    "staging.stg_household_register__extract_members",
-    "staging.stg_household_register__members",
-    "intermediate.int_household_members",
-    "intermediate.int_household_memberships",
-)
 
 
 def _register_rows(db) -> dict[str, list[str]]:
     with connect(db, autocommit=True) as conn:
-        return {table: relation_rows(conn, table, ("batch", "_at")) for table in REGISTER_MODELS}
+        return {table: relation_rows(conn, table, ("batch", "_at")) for table in REGISTER_TABLES}
 
 
 def _count(db, sql: str) -> int:
@@ -123,7 +117,7 @@ def test_a_batch_published_during_the_build_waits_for_the_next_run(county):
             "run",
             "--full-refresh",
             "--select",
-            *(t.split(".")[1] for t in REGISTER_MODELS),
+            *(t.split(".")[1] for t in REGISTER_TABLES),
             "--vars",
             f"{{as_of_date: '{NEXT}'}}",
         ],
