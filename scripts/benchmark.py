@@ -442,7 +442,7 @@ def load_benchmark(rows: int, rounds: int, server: config.Database, with_pandas:
                 flush=True,
             )
             gate = gate_benchmark(db, loader["batch_id"])
-            median_loader = sorted(seconds for seconds in loader_seconds)[len(loader_seconds) // 2]
+            median_loader = sorted(loader_seconds)[len(loader_seconds) // 2]
             for what, figures in (
                 ("round 1's batch, alone in its raw table", first_gate),
                 (f"the last round's batch, one of {len(ratios)} equal batches in the raw table", gate),

@@ -36,12 +36,9 @@
     (Read twice, such a batch was recorded without its rows being derived, and a register
     batch could make the truncate see no change and the model a change: the extract twice.) -#}
 
-{#- The published batches of a source in the scope of this run, as the ledger says now:
-    batch_id, logical_date. -#}
+{#- The published batches of a source in the scope of this run, as the ledger says now. -#}
 {% macro ledger_batches_in_scope(source_name) -%}
-    select
-        batch_id,
-        logical_date
+    select batch_id
     from {{ source('audit', 'load_batches') }}
     where
         source = '{{ source_name }}'
@@ -63,28 +60,21 @@
 {% macro batch_scope_prepare(source_name, upstream=none) -%}
     create temporary table {{ batch_scope_table() }} on commit drop as
     {%- if upstream %}
-        select
-            recorded.batch_id,
-            ledger.logical_date
-        from {{ source('audit', 'dbt_batch_scope') }} as recorded
-        inner join {{ source('audit', 'load_batches') }} as ledger
-            on recorded.batch_id = ledger.batch_id
-        where recorded.relation = '{{ upstream.schema }}.{{ upstream.identifier }}'
+        select batch_id
+        from {{ source('audit', 'dbt_batch_scope') }}
+        where relation = '{{ upstream.schema }}.{{ upstream.identifier }}'
     {%- else %}
         {{ ledger_batches_in_scope(source_name) }}
     {%- endif %};
     analyze {{ batch_scope_table() }}
 {%- endmacro %}
 
-{#- The published batches of a source in the scope of this run (batch_id, logical_date):
-    this build's copy (batch_scope_prepare). In a dbt unit test no hook runs and the ledger
-    is a fixture: read it. -#}
+{#- The published batches of a source in the scope of this run (batch_id): this build's
+    copy (batch_scope_prepare). In a dbt unit test no hook runs and the ledger is a fixture:
+    read it. -#}
 {% macro batches_in_scope(source_name) -%}
     {%- if this.identifier -%}
-        select
-            batch_id,
-            logical_date
-        from {{ batch_scope_table() }}
+        select batch_id from {{ batch_scope_table() }}
     {%- else -%}
         {{ ledger_batches_in_scope(source_name) }}
     {%- endif -%}
@@ -93,7 +83,7 @@
 {#- The batches whose membership of the scope changed since this table was last built. -#}
 {% macro changed_batches(source_name) -%}
     (
-        (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
+        ({{ batches_in_scope(source_name) }})
         except
         (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
     )
@@ -101,7 +91,7 @@
     (
         (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
         except
-        (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
+        ({{ batches_in_scope(source_name) }})
     )
 {%- endmacro %}
 
@@ -133,7 +123,7 @@
         where batch_id in (
             (select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}')
             except
-            (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
+            ({{ batches_in_scope(source_name) }})
         )
     {%- else -%}
         select 1
@@ -207,6 +197,6 @@
     select max(logical_date)
     from {{ source('audit', 'load_batches') }}
     where
-        batch_id in (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
+        batch_id in ({{ batches_in_scope(source_name) }})
         and rows_loaded > 0
 {%- endmacro %}

@@ -18,7 +18,7 @@
         on src._batch_id = batches.batch_id
     where
         {%- if build_scope and this.identifier %}
-            batches.batch_id in (select batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches)
+            batches.batch_id in ({{ batches_in_scope(source_name) }})
         {%- else %}
             batches.status = 'published'
             {%- if var('as_of_date') %}
