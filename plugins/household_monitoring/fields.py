@@ -1,12 +1,16 @@
 """Column checks: a block of extract cells (Arrow strings, as read) -> canonical values and problems.
 
 Each check takes one column of a block and returns ``ColumnResult(values,
-problems)``: ``values`` typed for the raw table (``string``, ``decimal128(14, 2)``
-for yuan, ``date32``, ``int64``; null for an empty or bad cell) and ``problems``
+problems, text)``: ``values`` typed for the raw table (``string``, ``decimal128(14, 2)``
+for yuan, ``date32``, ``int64``; null for an empty or bad cell), ``problems``
 one string per row, null where the cell is fine, else ``'<column>: <reason>'``
-(the quarantine's wording). The checks are vectorised with Arrow compute and
-NumPy: this is the per-row hot path of the loader (one million rows in about a
-second), where a Python call per cell costs ~15 s.
+(the quarantine's wording), and ``text``, when every cell is already written as
+PostgreSQL reads that value (the usual file: plain amounts, ISO dates), the cells
+themselves, which the loader then sends to ``COPY`` instead of formatting ``values``
+again (issue 10: formatting decimals and dates was a seventh of the loader's time).
+The checks are vectorised with Arrow compute and NumPy: this is the per-row hot
+path of the loader (one million rows in about a second), where a Python call per
+cell costs ~15 s.
 
 Rules and their sources:
 
@@ -57,8 +61,11 @@ _CHECK_CHARS = np.frombuffer(b"10X98765432", dtype=np.uint8)
 
 
 class ColumnResult(NamedTuple):
+    """One checked column: typed ``values``, ``problems`` (null where fine), and ``text`` (see the module)."""
+
     values: pa.Array
     problems: pa.Array
+    text: pa.Array | None = None
 
 
 def _blank_to_null(text: pa.Array) -> pa.Array:
@@ -88,7 +95,7 @@ def merge_problems(*problems: pa.Array) -> pa.Array:
 
 def check_money(name: str, raw: pa.Array) -> ColumnResult:
     if _plain_amounts(raw):  # the usual file: every cell well formed, nothing to trim or explain
-        return ColumnResult(pc.cast(raw, MONEY_TYPE), pa.nulls(len(raw), pa.string()))
+        return ColumnResult(pc.cast(raw, MONEY_TYPE), pa.nulls(len(raw), pa.string()), raw)
     text = _blank_to_null(raw)
     ok = pc.match_substring_regex(text, _MONEY)
     bad = pc.fill_null(pc.invert(ok), False)
@@ -183,7 +190,7 @@ def check_date(name: str, raw: pa.Array, formats: tuple[str, ...], day_month_kno
                 y = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
                 dates, real = _ymd_to_dates(y, digits[:, 5] * 10 + digits[:, 6], digits[:, 8] * 10 + digits[:, 9])
                 if real.all():
-                    return ColumnResult(pa.array(dates, pa.date32()), pa.nulls(len(raw), pa.string()))
+                    return ColumnResult(pa.array(dates, pa.date32()), pa.nulls(len(raw), pa.string()), raw)
     # Extracts repeat few distinct dates: check each distinct text once.
     encoded = pc.dictionary_encode(raw)
     distinct = _check_distinct_dates(name, encoded.dictionary, formats, day_month_known)
@@ -434,6 +441,8 @@ def check_text(column: Column, raw: pa.Array) -> ColumnResult:
 def check_column(column: Column, contract: Contract, raw: pa.Array) -> ColumnResult:
     """Check one column of a block against its contract column (a NUL character fails any type)."""
     result = _check_column(column, contract, raw)
+    if result.text is not None:  # plain amounts or ISO dates: digits and separators only
+        return result
     nul = contains_nul(column.name, raw)
     if nul.null_count == len(nul):
         return result

@@ -135,15 +135,21 @@ class _BlockChecker:
         self.header = header or []
         self.extra_positions = [pos for pos, name in enumerate(positions) if name is None]
         self.with_sheet = with_sheet
-        self.batch_id = pa.scalar(batch_id, pa.int64())
-        self.logical_date = pa.scalar(logical_date, pa.date32())
+        self.batch_id = pa.scalar(str(batch_id))
+        self.logical_date = pa.scalar(logical_date.isoformat())
         self.logical_date_value = logical_date
         self.position_of = {name: pos for pos, name in enumerate(positions) if name is not None}
 
     def check(self, block: Block) -> tuple[pa.Table, np.ndarray, list[list[str]]]:
-        """``(good rows as a raw-table Arrow table, bad row indexes, reasons of each bad row)``."""
+        """``(good rows as COPY sends them, bad row indexes, reasons of each bad row)``.
+
+        The good rows are an Arrow table in the raw table's column order: typed values, or the
+        cells themselves where they are already in PostgreSQL's input form (``ColumnResult.text``),
+        the batch id and logical date as text.
+        """
         n = len(block)
         values: dict[str, pa.Array] = {}
+        sent: dict[str, pa.Array] = {}  # what COPY gets: the cells themselves where already canonical
         problems: list[pa.Array] = []
         for column in self.contract.columns:
             pos = self.position_of.get(column.name)
@@ -154,6 +160,8 @@ class _BlockChecker:
                 continue
             result = check_column(column, self.contract, block.columns[pos])
             values[column.name] = result.values
+            if result.text is not None:
+                sent[column.name] = result.text
             problems.append(result.problems)
             if column.not_after_extract_date:
                 problems.append(check_not_after(column.name, result.values, self.logical_date_value))
@@ -170,14 +178,14 @@ class _BlockChecker:
         if bad.size:
             taken = [pc.take(p, pa.array(bad)).to_pylist() for p in problems]
             reasons = [[col[i] for col in taken if col[i] is not None] for i in range(bad.size)]
-        columns = [values[c.name] for c in self.contract.columns]
+        columns = [sent.get(c.name, values[c.name]) for c in self.contract.columns]
         row_numbers = pa.array(block.row_numbers, pa.int64())
         if bad.size:
             good = pa.array(~any_problem)
             columns = [pc.filter(col, good) for col in columns]
             row_numbers = pc.filter(row_numbers, good)
         kept = len(columns[0])
-        columns.append(pa.repeat(self.batch_id, kept))
+        columns.append(pa.repeat(self.batch_id, kept))  # as text: written as is, not formatted per row
         columns.append(pa.repeat(self.logical_date, kept))
         columns.append(row_numbers)
         names = self.contract.column_names + [name for name, _ in RAW_METADATA_COLUMNS]

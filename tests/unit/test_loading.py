@@ -279,3 +279,58 @@ def test_repeated_keys_are_found_across_blocks_and_partitions():
     with _RepeatedKeys() as nothing:
         nothing.add(np.array([1, 2], np.uint64), np.array([2, 3]))
         assert nothing.candidates() == []
+
+
+def test_plain_cells_sent_as_written_load_the_same_values_as_formatted_ones(conn, contracts, tmp_path):
+    """A block of plain amounts and ISO dates goes to COPY as the cells themselves (issue 10).
+
+    The same records in a block that takes the regex path (one ``￥`` amount, one date with
+    slashes) are formatted
+    from their typed values: both must store the same yuan and dates.
+    """
+    lines = [
+        "JS1,653129201902207995,亚森·艾山,伽师县人民医院,2024-05-08,2024-05-20,100,60.5,0,007.10,32.40",
+        "JS2,653129201902207995,亚森·艾山,伽师县人民医院,2024-02-29,2024-03-01,0.5,0.25,0.05,0,0.2",
+    ]
+    plain = load_file(conn, contracts["medical_settlements"], _file(tmp_path, "plain.csv", lines), D)
+    formatted = load_file(
+        conn,
+        contracts["medical_settlements"],
+        _file(
+            tmp_path,
+            "formatted.csv",
+            [*lines, lines[0].replace("JS1", "JS3").replace(",100,", ",￥100,").replace("2024-05-08", "2024/05/08")],
+        ),
+        D,
+    )
+    assert (plain.rows_loaded, formatted.rows_loaded) == (2, 3)
+    query = """select settlement_id, admission_date, discharge_date, total_cost, basic_insurance,
+                      critical_illness_insurance, medical_assistance, out_of_pocket, _logical_date
+               from raw.medical_settlements where _batch_id = %s and settlement_id <> 'JS3' order by 1"""
+    rows = conn.execute(query, (plain.batch_id,)).fetchall()
+    assert rows == conn.execute(query, (formatted.batch_id,)).fetchall()
+    assert rows == [
+        (
+            "JS1",
+            date(2024, 5, 8),
+            date(2024, 5, 20),
+            Decimal("100.00"),
+            Decimal("60.50"),
+            Decimal("0.00"),
+            Decimal("7.10"),
+            Decimal("32.40"),
+            D,
+        ),
+        (
+            "JS2",
+            date(2024, 2, 29),
+            date(2024, 3, 1),
+            Decimal("0.50"),
+            Decimal("0.25"),
+            Decimal("0.05"),
+            Decimal("0.00"),
+            Decimal("0.20"),
+            D,
+        ),
+    ]
+    assert [str(v) for v in rows[0][3:8]] == ["100.00", "60.50", "0.00", "7.10", "32.40"]
