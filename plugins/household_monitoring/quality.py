@@ -31,6 +31,10 @@ SUMMARY result format; nothing brings the batch to the client:
   (``LIMIT 0``: no scan); the unexpected *counts* come from one aggregate query over
   all columns. Only expectations that found unexpected values run again, with 20
   examples, and replace their first-pass result.
+- A contract's row rules are columns of the view (``_rule_<name>``: null where the row
+  keeps the rule, else ``row N: <what it holds>``), checked with
+  ``expect_column_values_to_be_null`` in that same aggregate query
+  (:func:`gate_view_sql`); their examples are the rows that break them.
 
 Great Expectations is imported inside the functions: importing it costs ~5 s.
 The file-mode context under ``config.data_docs_dir()`` is shared by every task,
@@ -51,7 +55,7 @@ from pathlib import Path
 import psycopg
 
 from household_monitoring.config import Database, data_docs_dir
-from household_monitoring.contracts import Contract
+from household_monitoring.contracts import Contract, RowRule
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +147,9 @@ def build_suite(contract: Contract, logical_date: date, previous_rows: int | Non
             "contract: key unique within a file",
         )
     for rule in contract.row_rules:
-        if rule.kind == "difference":
-            condition = f"{rule.column} <> {rule.operands[0]} - " + " - ".join(rule.operands[1:])
-        else:
-            condition = f"{rule.column} < {rule.operands[0]}"
         add(
-            gxe.UnexpectedRowsExpectation(
-                unexpected_rows_query=f"select * from {{batch}} where {condition}",
-                description=f"{rule.name}: {rule.description}",
+            gxe.ExpectColumnValuesToBeNull(
+                column=row_rule_column(rule), description=f"{rule.name}: {rule.description}"
             ),
             True,
             f"contract row rule {rule.name}",
@@ -313,6 +312,49 @@ def gate_view(contract: Contract) -> str:
     return f"raw._gate_{contract.source}"
 
 
+def row_rule_column(rule: RowRule) -> str:
+    """The gate view's column for a contract row rule: ``_rule_<name>``, null where the rule holds."""
+    return f"_rule_{rule.name}"
+
+
+def row_rule_sql(rule: RowRule) -> str:
+    """SQL of :func:`row_rule_column`: where the row breaks the rule, what it holds, else null.
+
+    ``difference`` (``column = minuend - subtrahends``, to the fen) gives e.g.
+    ``row 3: out_of_pocket 10318.19 <> 10318.18``; ``not_before`` gives
+    ``row 5: discharge_date 2024-05-01 < admission_date 2024-05-08``. A missing operand
+    (null) breaks no rule, as in the loader's check (``fields.check_row_rule``). These texts
+    are the examples Data Docs and ``audit.dq_results`` show for a failed rule.
+    """
+    if rule.kind == "difference":
+        expected = f"{rule.operands[0]} - " + " - ".join(rule.operands[1:])
+        return (
+            f"case when {rule.column} <> {expected} then 'row ' || _row_number || ': {rule.column} ' "
+            f"|| {rule.column} || ' <> ' || ({expected}) end"
+        )
+    return (
+        f"case when {rule.column} < {rule.operands[0]} then 'row ' || _row_number || ': {rule.column} ' "
+        f"|| {rule.column} || ' < {rule.operands[0]} ' || {rule.operands[0]} end"
+    )
+
+
+def gate_view_sql(contract: Contract, batch_id: int) -> str:
+    """``create or replace view`` of the gate view on one batch, with a column per row rule.
+
+    A row rule is then a column-map expectation (``expect_column_values_to_be_null``)
+    whose unexpected count GX computes in the one aggregate query of the first pass, with
+    every other column's: no scan of the batch of its own. As GX's ``UnexpectedRowsExpectation``
+    each rule took two (a count, then the rows), four scans for the settlements' two rules,
+    half of the gate's time on a 1M-row batch (issue 10). PostgreSQL computes a rule's column
+    only in the statements that read it.
+    """
+    rules = "".join(f", {row_rule_sql(rule)} as {row_rule_column(rule)}" for rule in contract.row_rules)
+    return (
+        f"create or replace view {gate_view(contract)} as select *{rules} "
+        f"from {contract.raw_table} where _batch_id = {int(batch_id)}"
+    )
+
+
 def data_docs_index() -> Path:
     """The Data Docs site's index page (built by ``data_docs.build_data_docs``)."""
     return data_docs_dir() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
@@ -455,9 +497,8 @@ def validate_batch(conn: psycopg.Connection, db: Database, contract: Contract, b
         conn.commit()  # GX reads through its own connection: the view must be committed, not a savepoint
     with lock:  # one validation at a time: the view and the context's files are shared
         with conn.transaction():
-            conn.execute(
-                f"create or replace view {view} as select * from {contract.raw_table} where _batch_id = {int(batch_id)}"
-            )
+            conn.execute(f"drop view if exists {view}")  # an earlier release's view may lack the rule columns
+            conn.execute(gate_view_sql(contract, batch_id))
         try:
             context, batch_definition = _batch_definition(db, contract)
             suite = context.suites.add_or_update(build_suite(contract, logical_date, previous))

@@ -157,3 +157,58 @@ def test_counted_patterns_are_checked_as_the_same_strings_in_cheaper_form(contra
             matched += bool(re.search(pattern, value))
             assert bool(re.search(pattern, value)) == _accepts(checks, value), (pattern, value)
     assert matched > 10_000  # both ways: many values match, many do not
+
+
+def test_a_broken_row_rule_fails_the_gate_and_names_its_rows(fresh_db, contracts, tmp_path):
+    """Row rules are columns of the gate view, counted in GX's one aggregate query (issue 10);
+    a row that breaks one is shown as the rule's example, with its row number and values."""
+    from support import GOOD_SETTLEMENT, SETTLEMENTS_HEADER
+
+    from household_monitoring.database import connect
+
+    contract = contracts["medical_settlements"]
+    path = tmp_path / "s.csv"
+    lines = [GOOD_SETTLEMENT.format(n=n) for n in range(4)]
+    path.write_text("\n".join([SETTLEMENTS_HEADER, *lines]) + "\n", encoding="utf-8")
+    with connect(fresh_db, autocommit=True) as conn:
+        batch = load_file(conn, contract, path, date(2032, 3, 1))
+        assert batch.rows_loaded == 4
+        # Loader bugs the gate must catch: a changed amount, a discharge before the admission.
+        conn.execute(
+            "update raw.medical_settlements set out_of_pocket = 10318.19 where _batch_id = %s and _row_number = 3",
+            (batch.batch_id,),
+        )
+        conn.execute(
+            "update raw.medical_settlements set discharge_date = '2024-05-01' where _batch_id = %s and _row_number = 5",
+            (batch.batch_id,),
+        )
+        gate = validate_batch(conn, fresh_db, contract, batch.batch_id)
+        assert gate.status == "failed_validation"
+        assert gate.message == (
+            "s.csv: failed blocking expectations: expect_column_values_to_be_null(_rule_out_of_pocket_balances), "
+            "expect_column_values_to_be_null(_rule_discharge_not_before_admission)"
+        )
+        rows = conn.execute(
+            """select column_name, success, unexpected_count, element_count, details -> 'partial_unexpected_list',
+                      details ->> 'rule'
+               from audit.dq_results where batch_id = %s and column_name like '\\_rule\\_%%' order by result_id""",
+            (batch.batch_id,),
+        ).fetchall()
+    assert rows == [
+        (
+            "_rule_out_of_pocket_balances",
+            False,
+            1,
+            4,
+            ["row 3: out_of_pocket 10318.19 <> 10318.18"],
+            "contract row rule out_of_pocket_balances",
+        ),
+        (
+            "_rule_discharge_not_before_admission",
+            False,
+            1,
+            4,
+            ["row 5: discharge_date 2024-05-01 < admission_date 2024-05-08"],
+            "contract row rule discharge_not_before_admission",
+        ),
+    ]
