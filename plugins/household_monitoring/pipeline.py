@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -123,6 +124,54 @@ class MartsLocked(RuntimeError):
     """The marts build waited longer than the lock timeout for a lock another session holds; names that session."""
 
 
+#: Seconds the next build waits for the dbt sessions of a build left running (``HM_ABANDONED_BUILD_WAIT``).
+DEFAULT_ABANDONED_BUILD_WAIT = 3600
+ABANDONED = "abandoned: its process ended before the build finished (killed, or its connection lost)"
+
+
+def close_abandoned_builds(lock: psycopg.Connection, poll_seconds: float = 5.0) -> list[int]:
+    """Mark the builds left ``running`` as ``failed`` (abandoned); return their ids. Call holding ``MARTS_LOCK``.
+
+    A build stays ``running`` when its process was killed (its dbt sessions ended with it) or
+    when its lock connection alone was lost (``pg_terminate_backend``, a network fault) while
+    its dbt run goes on: the lock is then free, and this build would run beside it. So while
+    another session of dbt (``application_name`` ``dbt``, dbt-postgres's default) is connected
+    to the warehouse, this waits, checking every ``poll_seconds``, up to ``HM_ABANDONED_BUILD_WAIT``
+    seconds (default 3600, longer than a province's full build) and logging the sessions it
+    waits for; then it marks the builds failed. With no build left running it returns at once.
+    """
+    running = lock.execute("select build_id from audit.marts_builds where status = 'running'").fetchall()
+    if not running:
+        return []
+    wait = float(os.environ.get("HM_ABANDONED_BUILD_WAIT") or DEFAULT_ABANDONED_BUILD_WAIT)
+    deadline = time.monotonic() + wait
+    said = False
+    while True:
+        sessions = lock.execute(
+            """select pid, state, backend_start from pg_stat_activity
+               where datname = current_database() and application_name = 'dbt' and pid <> pg_backend_pid()"""
+        ).fetchall()
+        if not sessions:
+            break
+        if time.monotonic() >= deadline:
+            log.warning("gave up waiting %.0f s for dbt sessions %s: the builds are closed anyway", wait, sessions)
+            break
+        if not said:
+            log.warning("marts builds %s are still running without their lock (connection lost?): waiting for "
+                        "their dbt sessions %s to end", [b for (b,) in running], [p for p, *_ in sessions])  # fmt: skip
+            said = True
+        time.sleep(poll_seconds)
+    abandoned = lock.execute(
+        "update audit.marts_builds set status = 'failed', finished_at = now(), problem = %s "
+        "where status = 'running' returning build_id",
+        (ABANDONED,),
+    ).fetchall()
+    if abandoned:
+        log.warning("marts builds %s were left running by a process that ended: marked failed",
+                    ", ".join(str(b) for (b,) in abandoned))  # fmt: skip
+    return [b for (b,) in abandoned]
+
+
 def blocking_sessions(db: Database) -> list[str]:
     """Other sessions holding a lock on a table or view of the dbt schemas, described for a person.
 
@@ -224,8 +273,8 @@ def build_marts(
 
     Every build is recorded in ``audit.marts_builds`` (as-of date, start once the lock is held,
     end, status, ``dag_run_id``, the problem of a failed one); returns its ``build_id``. A build
-    whose process was killed stays ``running`` until the next build takes the lock and marks it
-    ``failed`` (abandoned).
+    whose process was killed, or whose lock connection was lost, stays ``running`` until the
+    next build takes the lock and closes it (``close_abandoned_builds``).
     ``unless_built_since`` (a time of the warehouse's clock, taken after the caller's batches
     were published): once the lock is held, when a build as of ``logical_date`` or later that
     started at or after that time has succeeded, it already contains those batches and nothing
@@ -238,15 +287,7 @@ def build_marts(
     previous = os.environ.get("PGOPTIONS")
     with connect(db, autocommit=True) as lock:
         lock.execute("select pg_advisory_lock(hashtext(%s))", (MARTS_LOCK,))
-        # Holding the lock, no other build runs: a build still marked running lost its process.
-        abandoned = lock.execute(
-            """update audit.marts_builds set status = 'failed', finished_at = now(),
-                 problem = 'abandoned: its process ended before the build finished (killed, or its connection lost)'
-               where status = 'running' returning build_id"""
-        ).fetchall()
-        if abandoned:
-            log.warning("marts builds %s were left running by a process that ended: marked failed",
-                        ", ".join(str(b) for (b,) in abandoned))  # fmt: skip
+        close_abandoned_builds(lock)
         if unless_built_since is not None:
             covered = lock.execute(
                 """select build_id from audit.marts_builds where status = 'success' and as_of_date >= %s

@@ -13,7 +13,7 @@ import pytest
 
 from household_monitoring import dbt as dbt_module
 from household_monitoring.database import connect
-from household_monitoring.pipeline import build_marts
+from household_monitoring.pipeline import ABANDONED, build_marts
 
 DAY = date(2024, 7, 17)
 
@@ -91,7 +91,52 @@ def test_a_build_left_running_by_a_killed_process_is_closed_by_the_next(fresh_db
     assert builds[killed][2:] == (
         "failed",
         "killed",
-        "abandoned: its process ended before the build finished (killed, or its connection lost)",
+        ABANDONED,
         True,
     )
     assert builds[build_id][2] == "success"
+
+
+def test_a_build_that_lost_only_its_lock_connection_is_waited_for(fresh_db, monkeypatch):
+    """Its dbt run goes on without the lock: the next build waits for dbt's sessions to end, then closes it."""
+    import threading
+    import time
+
+    import psycopg
+
+    from household_monitoring.pipeline import close_abandoned_builds
+
+    with connect(fresh_db) as conn:
+        (orphan,) = conn.execute(
+            "insert into audit.marts_builds (as_of_date, dag_run_id) values (%s, 'lost-lock') returning build_id",
+            (DAY,),
+        ).fetchone()
+        conn.commit()
+    dbt_session = psycopg.connect(fresh_db.url, application_name="dbt")  # the orphan's dbt, still at work
+    ended: list[float] = []
+
+    def finish() -> None:
+        time.sleep(1.5)
+        dbt_session.close()
+        ended.append(time.monotonic())
+
+    threading.Thread(target=finish).start()
+    with connect(fresh_db, autocommit=True) as lock:
+        assert close_abandoned_builds(lock, poll_seconds=0.1) == [orphan]
+        closed = time.monotonic()
+    assert ended and closed >= ended[0]
+    assert {b[0]: b[2:] for b in _builds(fresh_db)}[orphan] == ("failed", "lost-lock", ABANDONED, True)
+
+    # A session that never ends (an analyst's dbt left open) delays the next build by HM_ABANDONED_BUILD_WAIT only.
+    monkeypatch.setenv("HM_ABANDONED_BUILD_WAIT", "0.5")
+    with connect(fresh_db) as conn:
+        (second,) = conn.execute(
+            "insert into audit.marts_builds (as_of_date, dag_run_id) values (%s, 'lost-lock-2') returning build_id",
+            (DAY,),
+        ).fetchone()
+        conn.commit()
+    with psycopg.connect(fresh_db.url, application_name="dbt"), connect(fresh_db, autocommit=True) as lock:
+        started = time.monotonic()
+        assert close_abandoned_builds(lock, poll_seconds=0.1) == [second]
+        assert 0.5 <= time.monotonic() - started < 5
+        assert close_abandoned_builds(lock, poll_seconds=0.1) == []  # nothing left running: no wait
