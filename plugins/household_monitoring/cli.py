@@ -579,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        _say("\ninterrupted: stopped what this command had started (the private PostgreSQL, if it ran one)")
+        _say("\ninterrupted: stopped what this command had started (and the private PostgreSQL, unless in use)")
         return 130
     finally:
         for signum, handler in previous.items():

@@ -270,6 +270,13 @@ def _column(path: Path, spec: dict) -> Column:
 
 def _row_rule(path: Path, spec: dict, names: set[str]) -> RowRule:
     name = spec.get("name")
+    # The gate names a column after the rule (``_rule_<name>``, quality.row_rule_column): a
+    # lower-case SQL identifier within PostgreSQL's 63 characters.
+    if not isinstance(name, str) or not _IDENTIFIER.match(name) or len(name) > 57:
+        raise ContractError(
+            f"{path}: row rule name {name!r} must be lower-case letters, digits and _, starting with a letter"
+            " (at most 57 characters)"
+        )
     if "difference" in spec:
         d = spec["difference"]
         rule = RowRule(name, "difference", d["column"], (d["minuend"], *d["subtrahends"]), spec.get("description", ""))

@@ -140,6 +140,9 @@ LEDGER_DDL = [
   problem text
 )""",
     "create index if not exists marts_builds_started_idx on audit.marts_builds (started_at)",
+    # Set every few seconds by the build's process while it runs (pipeline.build_marts): a build
+    # left 'running' whose heartbeat stopped lost its process; one whose heartbeat goes on did not.
+    "alter table audit.marts_builds add column if not exists heartbeat_at timestamptz",
     """comment on table audit.marts_builds is
   'Marts builds (dbt build as of a date): when each started (holding the marts lock) and ended, and why one failed.'""",
 ]

@@ -140,12 +140,13 @@ class _BlockChecker:
         self.logical_date_value = logical_date
         self.position_of = {name: pos for pos, name in enumerate(positions) if name is not None}
 
-    def check(self, block: Block) -> tuple[pa.Table, np.ndarray, list[list[str]]]:
-        """``(good rows as COPY sends them, bad row indexes, reasons of each bad row)``.
+    def check(self, block: Block) -> tuple[pa.Table, np.ndarray, list[list[str]], pa.Array]:
+        """``(good rows as COPY sends them, bad row indexes, reasons of each bad row, keys of the good rows)``.
 
         The good rows are an Arrow table in the raw table's column order: typed values, or the
         cells themselves where they are already in PostgreSQL's input form (``ColumnResult.text``),
-        the batch id and logical date as text.
+        the batch id and logical date as text. The keys (``_key_text``) come from the typed
+        values, so ``100.5`` and ``100.50`` are one key, as in the raw table.
         """
         n = len(block)
         values: dict[str, pa.Array] = {}
@@ -198,7 +199,8 @@ class _BlockChecker:
             columns.append(self._extra_json(block, keep))
             names.append("_extra")
         table = pa.Table.from_arrays(columns, names=names)
-        return table, bad, reasons
+        keys = _key_text({k: values[k] if keep is None else pc.filter(values[k], keep) for k in self.contract.keys})
+        return table, bad, reasons, keys
 
     def _extra_json(self, block: Block, keep: pa.Array | None) -> pa.Array:
         """The file's extra columns of each kept row as JSON text ``{header: value}`` (for ``_extra``).
@@ -295,7 +297,7 @@ def _stream_batch(
                     spool.add(bad.row_number, bad.fields, [bad.reason], bad.sheet)
                 if not len(block):
                     continue
-                table, bad_rows, reasons = checker.check(block)
+                table, bad_rows, reasons, keys = checker.check(block)
                 if bad_rows.size:
                     originals = [pc.take(col, pa.array(bad_rows)).to_pylist() for col in block.columns]
                     sheets = pc.take(block.sheets, pa.array(bad_rows)).to_pylist() if extract.with_sheet else None
@@ -303,7 +305,7 @@ def _stream_batch(
                         sheet = sheets[j] if sheets else None
                         spool.add(int(block.row_numbers[i]), [col[j] for col in originals], reasons[j], sheet)
                 if table.num_rows:
-                    repeats.add(key_fingerprints(_key_text(table, contract)), table.column("_row_number").to_numpy())
+                    repeats.add(key_fingerprints(keys), table.column("_row_number").to_numpy())
                     sink = pa.BufferOutputStream()
                     pacsv.write_csv(table, sink, options)
                     copy.write(memoryview(sink.getvalue()))
@@ -403,12 +405,11 @@ def key_fingerprints(keys: pa.Array) -> np.ndarray:
     return sums + lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 
 
-def _key_text(table: pa.Table, contract: Contract) -> pa.Array:
-    """The key of each row as one string (key columns joined by a unit separator)."""
-    parts = [pc.cast(table.column(k), pa.string()) for k in contract.keys]
-    if len(parts) == 1:
-        return parts[0].combine_chunks()
-    return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
+def _key_text(keys: dict[str, pa.Array]) -> pa.Array:
+    """The key of each row as one string: the key columns' values (``{name: array}``, in key order)
+    as text, joined by a unit separator."""
+    parts = [pc.cast(values, pa.string()) for values in keys.values()]
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
 
 
 def _quarantine_duplicate_keys(

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -124,41 +125,72 @@ class MartsLocked(RuntimeError):
     """The marts build waited longer than the lock timeout for a lock another session holds; names that session."""
 
 
-#: Seconds the next build waits for the dbt sessions of a build left running (``HM_ABANDONED_BUILD_WAIT``).
-DEFAULT_ABANDONED_BUILD_WAIT = 3600
+#: Seconds between two heartbeats of a running build (``audit.marts_builds.heartbeat_at``).
+HEARTBEAT_SECONDS = 10
+#: A running build whose heartbeat is older than this many seconds has lost its process.
+HEARTBEAT_STALE_SECONDS = 60
 ABANDONED = "abandoned: its process ended before the build finished (killed, or its connection lost)"
 
 
-def close_abandoned_builds(lock: psycopg.Connection, poll_seconds: float = 5.0) -> list[int]:
-    """Mark the builds left ``running`` as ``failed`` (abandoned); return their ids. Call holding ``MARTS_LOCK``.
+class _Heartbeat:
+    """Sets ``heartbeat_at`` of a running build every ``HEARTBEAT_SECONDS`` from a thread, on a connection
+    of its own (opened again after a fault), until :meth:`stop`. The build's row then shows whether
+    its process still lives, whatever becomes of the connection that holds the marts lock."""
 
-    A build stays ``running`` when its process was killed (its dbt sessions ended with it) or
-    when its lock connection alone was lost (``pg_terminate_backend``, a network fault) while
-    its dbt run goes on: the lock is then free, and this build would run beside it. So while
-    another session of dbt (``application_name`` ``dbt``, dbt-postgres's default) is connected
-    to the warehouse, this waits, checking every ``poll_seconds``, up to ``HM_ABANDONED_BUILD_WAIT``
-    seconds (default 3600, longer than a province's full build) and logging the sessions it
-    waits for; then it marks the builds failed. With no build left running it returns at once.
+    def __init__(self, db: Database, build_id: int):
+        self.db, self.build_id = db, build_id
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"marts-build-{build_id}-heartbeat", daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        conn = None
+        while not self.done.wait(HEARTBEAT_SECONDS):
+            try:
+                conn = conn if conn is not None and not conn.closed else connect(self.db, autocommit=True)
+                conn.execute(
+                    "update audit.marts_builds set heartbeat_at = now() where build_id = %s and status = 'running'",
+                    (self.build_id,),
+                )
+            except psycopg.Error as error:  # the next beat tries a new connection
+                log.warning("marts build %s: heartbeat not recorded: %s", self.build_id, error)
+                with contextlib.suppress(Exception):
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def close_abandoned_builds(
+    lock: psycopg.Connection, poll_seconds: float = 5.0, stale_seconds: float = HEARTBEAT_STALE_SECONDS
+) -> list[int]:
+    """Mark the builds left ``running`` whose process ended as ``failed`` (abandoned); return their ids.
+
+    Call holding ``MARTS_LOCK``. A build stays ``running`` when its process was killed, or when
+    its lock connection alone was lost (``pg_terminate_backend``, a network fault) while its dbt
+    run goes on: then the lock is free, and the caller would build beside it. Its heartbeat
+    (``heartbeat_at``, set every ``HEARTBEAT_SECONDS`` by its process) tells them apart: while a
+    running build's heartbeat is younger than ``stale_seconds`` (60), this waits, checking every
+    ``poll_seconds``, until it ends (it records its end on a new connection) or its heartbeat stops.
+    A killed build is therefore closed at most ``stale_seconds`` after its last heartbeat; with no
+    build left running this returns at once.
     """
-    running = lock.execute("select build_id from audit.marts_builds where status = 'running'").fetchall()
-    if not running:
-        return []
-    wait = float(os.environ.get("HM_ABANDONED_BUILD_WAIT") or DEFAULT_ABANDONED_BUILD_WAIT)
-    deadline = time.monotonic() + wait
     said = False
     while True:
-        sessions = lock.execute(
-            """select pid, state, backend_start from pg_stat_activity
-               where datname = current_database() and application_name = 'dbt' and pid <> pg_backend_pid()"""
+        live = lock.execute(
+            """select build_id from audit.marts_builds
+               where status = 'running' and heartbeat_at > now() - make_interval(secs => %s)""",
+            (stale_seconds,),
         ).fetchall()
-        if not sessions:
-            break
-        if time.monotonic() >= deadline:
-            log.warning("gave up waiting %.0f s for dbt sessions %s: the builds are closed anyway", wait, sessions)
+        if not live:
             break
         if not said:
-            log.warning("marts builds %s are still running without their lock (connection lost?): waiting for "
-                        "their dbt sessions %s to end", [b for (b,) in running], [p for p, *_ in sessions])  # fmt: skip
+            log.warning("marts builds %s still run without the marts lock (their lock connection was lost): "
+                        "waiting for them to end", [b for (b,) in live])  # fmt: skip
             said = True
         time.sleep(poll_seconds)
     abandoned = lock.execute(
@@ -273,8 +305,9 @@ def build_marts(
 
     Every build is recorded in ``audit.marts_builds`` (as-of date, start once the lock is held,
     end, status, ``dag_run_id``, the problem of a failed one); returns its ``build_id``. A build
-    whose process was killed, or whose lock connection was lost, stays ``running`` until the
-    next build takes the lock and closes it (``close_abandoned_builds``).
+    whose process was killed stays ``running`` until the next build takes the lock and closes it
+    (``close_abandoned_builds``); one whose lock connection alone was lost goes on, keeps its
+    heartbeat and records its end on a new connection, and the next build waits for it.
     ``unless_built_since`` (a time of the warehouse's clock, taken after the caller's batches
     were published): once the lock is held, when a build as of ``logical_date`` or later that
     started at or after that time has succeeded, it already contains those batches and nothing
@@ -299,10 +332,12 @@ def build_marts(
                          unless_built_since)  # fmt: skip
                 return None
         (build_id,) = lock.execute(
-            "insert into audit.marts_builds (as_of_date, dag_run_id) values (%s, %s) returning build_id",
+            """insert into audit.marts_builds (as_of_date, dag_run_id, heartbeat_at) values (%s, %s, now())
+               returning build_id""",
             (logical_date, dag_run_id),
         ).fetchone()
         status, problem = "failed", None
+        heartbeat = _Heartbeat(db, build_id)
         try:
             refresh_statistics(logical_date, db)
             os.environ["PGOPTIONS"] = f"{previous or ''} -c lock_timeout={timeout * 1000}".strip()
@@ -335,12 +370,23 @@ def build_marts(
                 os.environ.pop("PGOPTIONS", None)
             else:
                 os.environ["PGOPTIONS"] = previous
-            with contextlib.suppress(psycopg.Error):  # a lost connection leaves the row 'running'
-                lock.execute(
-                    "update audit.marts_builds set status = %s, finished_at = now(), problem = %s where build_id = %s",
-                    (status, problem, build_id),
-                )
+            heartbeat.stop()
+            _record_end(lock, db, build_id, status, problem)
     return build_id
+
+
+def _record_end(lock: psycopg.Connection, db: Database, build_id: int, status: str, problem: str | None) -> None:
+    """Record a build's end on the lock connection, or on a new one when that was lost; if neither
+    works the row stays ``running`` and the next build closes it once the heartbeat is stale."""
+    update = "update audit.marts_builds set status = %s, finished_at = now(), problem = %s where build_id = %s"
+    try:
+        lock.execute(update, (status, problem, build_id))
+    except psycopg.Error:
+        try:
+            with connect(db, autocommit=True) as conn:
+                conn.execute(update, (status, problem, build_id))
+        except psycopg.Error as error:
+            log.warning("marts build %s ended %s but could not be recorded: %s", build_id, status, error)
 
 
 def publish_report(logical_date: date, db: Database) -> str:

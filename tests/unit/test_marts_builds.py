@@ -97,46 +97,75 @@ def test_a_build_left_running_by_a_killed_process_is_closed_by_the_next(fresh_db
     assert builds[build_id][2] == "success"
 
 
-def test_a_build_that_lost_only_its_lock_connection_is_waited_for(fresh_db, monkeypatch):
-    """Its dbt run goes on without the lock: the next build waits for dbt's sessions to end, then closes it."""
+def test_a_build_that_lost_only_its_lock_connection_is_waited_for(fresh_db):
+    """Its dbt run goes on without the lock, and its heartbeat too: the next build waits for its end.
+    A build whose heartbeat stops (its process killed mid-build) is closed once the heartbeat is stale."""
     import threading
     import time
 
-    import psycopg
-
     from household_monitoring.pipeline import close_abandoned_builds
 
-    with connect(fresh_db) as conn:
-        (orphan,) = conn.execute(
-            "insert into audit.marts_builds (as_of_date, dag_run_id) values (%s, 'lost-lock') returning build_id",
-            (DAY,),
-        ).fetchone()
-        conn.commit()
-    dbt_session = psycopg.connect(fresh_db.url, application_name="dbt")  # the orphan's dbt, still at work
-    ended: list[float] = []
+    def running(run_id: str) -> int:
+        with connect(fresh_db) as conn:
+            (build_id,) = conn.execute(
+                """insert into audit.marts_builds (as_of_date, dag_run_id, heartbeat_at) values (%s, %s, now())
+                   returning build_id""",
+                (DAY, run_id),
+            ).fetchone()
+            conn.commit()
+        return build_id
 
-    def finish() -> None:
-        time.sleep(1.5)
-        dbt_session.close()
-        ended.append(time.monotonic())
+    def live_for(build_id: int, seconds: float, then: str | None) -> threading.Thread:
+        """The build's process: beats for ``seconds``, then records its end (or, killed, nothing)."""
 
-    threading.Thread(target=finish).start()
+        def work() -> None:
+            with connect(fresh_db, autocommit=True) as conn:
+                until = time.monotonic() + seconds
+                while time.monotonic() < until:
+                    conn.execute("update audit.marts_builds set heartbeat_at = now() where build_id = %s", (build_id,))
+                    time.sleep(0.1)
+                if then:
+                    conn.execute(
+                        "update audit.marts_builds set status = %s, finished_at = now() where build_id = %s",
+                        (then, build_id),
+                    )
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        return thread
+
+    lost_lock = running("lost-lock")
+    worker = live_for(lost_lock, 1.5, then="success")
     with connect(fresh_db, autocommit=True) as lock:
-        assert close_abandoned_builds(lock, poll_seconds=0.1) == [orphan]
-        closed = time.monotonic()
-    assert ended and closed >= ended[0]
-    assert {b[0]: b[2:] for b in _builds(fresh_db)}[orphan] == ("failed", "lost-lock", ABANDONED, True)
-
-    # A session that never ends (an analyst's dbt left open) delays the next build by HM_ABANDONED_BUILD_WAIT only.
-    monkeypatch.setenv("HM_ABANDONED_BUILD_WAIT", "0.5")
-    with connect(fresh_db) as conn:
-        (second,) = conn.execute(
-            "insert into audit.marts_builds (as_of_date, dag_run_id) values (%s, 'lost-lock-2') returning build_id",
-            (DAY,),
-        ).fetchone()
-        conn.commit()
-    with psycopg.connect(fresh_db.url, application_name="dbt"), connect(fresh_db, autocommit=True) as lock:
         started = time.monotonic()
-        assert close_abandoned_builds(lock, poll_seconds=0.1) == [second]
-        assert 0.5 <= time.monotonic() - started < 5
-        assert close_abandoned_builds(lock, poll_seconds=0.1) == []  # nothing left running: no wait
+        assert close_abandoned_builds(lock, poll_seconds=0.1, stale_seconds=0.5) == []
+        assert time.monotonic() - started >= 1.4  # it waited for the build to end
+    worker.join()
+    killed = running("killed-mid-build")
+    worker = live_for(killed, 1.0, then=None)
+    with connect(fresh_db, autocommit=True) as lock:
+        started = time.monotonic()
+        assert close_abandoned_builds(lock, poll_seconds=0.1, stale_seconds=0.5) == [killed]
+        assert 1.0 <= time.monotonic() - started < 10  # its heartbeat went stale
+    worker.join()
+    builds = {b[0]: b[2:] for b in _builds(fresh_db)}
+    assert builds[lost_lock][:2] == ("success", "lost-lock")
+    assert builds[killed] == ("failed", "killed-mid-build", ABANDONED, True)
+
+
+def test_a_build_that_lost_its_lock_connection_records_its_end_on_another(fresh_db, monkeypatch):
+    """The lock session is terminated mid-build (pg_terminate_backend): the build still records its end."""
+    from household_monitoring import pipeline
+
+    def build_while_the_lock_session_is_killed(args, **kwargs):
+        with connect(fresh_db, autocommit=True) as conn:
+            conn.execute(
+                """select pg_terminate_backend(pid) from pg_locks
+                   where locktype = 'advisory' and database = (select oid from pg_database
+                                                              where datname = current_database())"""
+            )
+
+    monkeypatch.setattr(dbt_module, "run_dbt", build_while_the_lock_session_is_killed)
+    build_id = pipeline.build_marts(DAY, fresh_db, dag_run_id="lock-lost")
+    ((_, _, status, run_id, problem, finished),) = [b for b in _builds(fresh_db) if b[0] == build_id]
+    assert (status, run_id, problem, finished) == ("success", "lock-lost", None, True)

@@ -31,7 +31,7 @@ def _hold_lease(pid: int) -> None:
     """Record a lease for another live process, as a second `hm run` would."""
     leases = postgres_server._leases()
     leases.mkdir(exist_ok=True)
-    (leases / str(pid)).write_text(repr(postgres_server._started_at(pid)))
+    (leases / f"{pid}-other").write_text(postgres_server._process_start(pid))
 
 
 def test_the_last_lease_stops_the_server_a_lease_started(private_dir):
@@ -52,6 +52,14 @@ def test_the_last_lease_stops_the_server_a_lease_started(private_dir):
         other.kill()
 
 
+def test_nested_leases_of_one_process_keep_the_server_up_until_the_outer_ends(private_dir):
+    with postgres_server.lease():
+        with postgres_server.lease():
+            pass
+        assert postgres_server.is_running()
+    assert not postgres_server.is_running()
+
+
 def test_a_server_started_by_hand_outlives_the_leases(private_dir):
     postgres_server.start()  # `hm db start`
     with postgres_server.lease():
@@ -64,7 +72,7 @@ def test_a_server_started_by_hand_outlives_the_leases(private_dir):
 
 def test_a_lease_of_a_dead_process_with_a_reused_pid_is_not_live(private_dir):
     with postgres_server.lease():
-        (postgres_server._leases() / "1").write_text("0.0")  # pid 1 lives, but started later than recorded
+        (postgres_server._leases() / "1-x").write_text("0")  # pid 1 lives, but did not start at tick 0
         (postgres_server._leases() / "junk").write_text("?")
     assert not postgres_server.is_running()
     assert not list(postgres_server._leases().iterdir())
