@@ -312,6 +312,9 @@ def load_contract(path: Path) -> Contract:
         if isinstance(sheets, str) and sheets not in ("first", "all"):
             raise ContractError(f"{path}: sheets must be first, all or a list of sheet names, not {sheets!r}")
         row_rules = tuple(_row_rule(path, r, names) for r in spec.get("row_rules") or ())
+        repeated = sorted({r.name for r in row_rules if [q.name for q in row_rules].count(r.name) > 1})
+        if repeated:
+            raise ContractError(f"{path}: row rule names {repeated} are used twice (each names a gate column)")
         missing_keys = [k for k in keys if not next(c for c in columns if c.name == k).required]
         if missing_keys:
             raise ContractError(f"{path}: key columns {missing_keys} must be required (a NULL key is quarantined)")

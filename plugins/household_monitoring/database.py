@@ -142,7 +142,14 @@ LEDGER_DDL = [
     "create index if not exists marts_builds_started_idx on audit.marts_builds (started_at)",
     # Set every few seconds by the build's process while it runs (pipeline.build_marts): a build
     # left 'running' whose heartbeat stopped lost its process; one whose heartbeat goes on did not.
-    "alter table audit.marts_builds add column if not exists heartbeat_at timestamptz",
+    # (only when missing: `add column if not exists` takes an exclusive lock even then, and a
+    # running build's heartbeat would wait for the whole migration)
+    """do $$ begin
+  if not exists (select 1 from information_schema.columns
+                 where table_schema = 'audit' and table_name = 'marts_builds' and column_name = 'heartbeat_at') then
+    alter table audit.marts_builds add column heartbeat_at timestamptz;
+  end if;
+end $$""",
     """comment on table audit.marts_builds is
   'Marts builds (dbt build as of a date): when each started (holding the marts lock) and ended, and why one failed.'""",
 ]

@@ -166,7 +166,9 @@ class DbtFailed(RuntimeError):
 #: every query whose estimated cost passes jit_above_cost with LLVM, and the models' estimates
 #: (generate_series, CTEs) pass it easily; measured on fct_source_daily_scorecard at 10,000
 #: households, 12.0 s of JIT compilation for a query that runs in 14 ms without it (issue 10).
-DBT_SESSION_OPTIONS = "-c jit=off"
+# client_connection_check_interval: a statement whose client died (a killed build) stops within
+# 10 s instead of running on with its locks until it next talks to the client (PostgreSQL 14+).
+DBT_SESSION_OPTIONS = "-c jit=off -c client_connection_check_interval=10s"
 
 
 def dbt_environment(db: Database, salt: str) -> dict[str, str]:

@@ -129,6 +129,8 @@ class MartsLocked(RuntimeError):
 HEARTBEAT_SECONDS = 10
 #: A running build whose heartbeat is older than this many seconds has lost its process.
 HEARTBEAT_STALE_SECONDS = 60
+#: Seconds the next build waits at most for a running build that still beats (``HM_ABANDONED_BUILD_WAIT``).
+DEFAULT_ABANDONED_BUILD_WAIT = 3600
 ABANDONED = "abandoned: its process ended before the build finished (killed, or its connection lost)"
 
 
@@ -175,18 +177,25 @@ def close_abandoned_builds(
     run goes on: then the lock is free, and the caller would build beside it. Its heartbeat
     (``heartbeat_at``, set every ``HEARTBEAT_SECONDS`` by its process) tells them apart: while a
     running build's heartbeat is younger than ``stale_seconds`` (60), this waits, checking every
-    ``poll_seconds``, until it ends (it records its end on a new connection) or its heartbeat stops.
+    ``poll_seconds``, until it ends (it records its end on a new connection) or its heartbeat stops,
+    at most ``HM_ABANDONED_BUILD_WAIT`` seconds (default 3600: a build alive but hung).
     A killed build is therefore closed at most ``stale_seconds`` after its last heartbeat; with no
     build left running this returns at once.
     """
+    wait = float(os.environ.get("HM_ABANDONED_BUILD_WAIT") or DEFAULT_ABANDONED_BUILD_WAIT)
+    deadline = time.monotonic() + wait
     said = False
     while True:
         live = lock.execute(
             """select build_id from audit.marts_builds
-               where status = 'running' and heartbeat_at > now() - make_interval(secs => %s)""",
+               where status = 'running' and heartbeat_at > statement_timestamp() - make_interval(secs => %s)""",
             (stale_seconds,),
         ).fetchall()
         if not live:
+            break
+        if time.monotonic() >= deadline:  # alive but not ending (a session hung on a dead connection?)
+            log.warning("marts builds %s still beat after %.0f s (HM_ABANDONED_BUILD_WAIT): closed as abandoned",
+                        [b for (b,) in live], wait)  # fmt: skip
             break
         if not said:
             log.warning("marts builds %s still run without the marts lock (their lock connection was lost): "
@@ -378,7 +387,10 @@ def build_marts(
 def _record_end(lock: psycopg.Connection, db: Database, build_id: int, status: str, problem: str | None) -> None:
     """Record a build's end on the lock connection, or on a new one when that was lost; if neither
     works the row stays ``running`` and the next build closes it once the heartbeat is stale."""
-    update = "update audit.marts_builds set status = %s, finished_at = now(), problem = %s where build_id = %s"
+    update = (  # a build the next one closed as abandoned (its heartbeat stale) keeps that record
+        "update audit.marts_builds set status = %s, finished_at = now(), problem = %s "
+        "where build_id = %s and status = 'running'"
+    )
     try:
         lock.execute(update, (status, problem, build_id))
     except psycopg.Error:

@@ -87,3 +87,15 @@ def test_a_row_rule_name_that_cannot_name_a_gate_column_is_refused(tmp_path, nam
     )
     with pytest.raises(ContractError, match=r"row rule name .* must be lower-case letters"):
         load_contract(path)
+
+
+def test_two_row_rules_of_one_name_are_refused(tmp_path):
+    path = tmp_path / "x.yml"
+    rule = "  - name: r\n    difference: {column: a, minuend: b, subtrahends: [b]}\n"
+    path.write_text(
+        "source: x\nkeys: [a]\ncolumns:\n  - {name: a, type: money}\n  - {name: b, type: money}\nrow_rules:\n"
+        + rule * 2,
+        encoding="utf-8",
+    )
+    with pytest.raises(ContractError, match=r"row rule names \['r'\] are used twice"):
+        load_contract(path)

@@ -97,7 +97,7 @@ def test_a_build_left_running_by_a_killed_process_is_closed_by_the_next(fresh_db
     assert builds[build_id][2] == "success"
 
 
-def test_a_build_that_lost_only_its_lock_connection_is_waited_for(fresh_db):
+def test_a_build_that_lost_only_its_lock_connection_is_waited_for(fresh_db, monkeypatch):
     """Its dbt run goes on without the lock, and its heartbeat too: the next build waits for its end.
     A build whose heartbeat stops (its process killed mid-build) is closed once the heartbeat is stale."""
     import threading
@@ -148,9 +148,18 @@ def test_a_build_that_lost_only_its_lock_connection_is_waited_for(fresh_db):
         assert close_abandoned_builds(lock, poll_seconds=0.1, stale_seconds=0.5) == [killed]
         assert 1.0 <= time.monotonic() - started < 10  # its heartbeat went stale
     worker.join()
+    hung = running("alive-but-hung")
+    worker = live_for(hung, 3.0, then=None)  # beats on past the wait's cap
+    monkeypatch.setenv("HM_ABANDONED_BUILD_WAIT", "1")
+    with connect(fresh_db, autocommit=True) as lock:
+        started = time.monotonic()
+        assert close_abandoned_builds(lock, poll_seconds=0.1, stale_seconds=0.5) == [hung]
+        assert 1.0 <= time.monotonic() - started < 2.5
+    worker.join()
     builds = {b[0]: b[2:] for b in _builds(fresh_db)}
     assert builds[lost_lock][:2] == ("success", "lost-lock")
     assert builds[killed] == ("failed", "killed-mid-build", ABANDONED, True)
+    assert builds[hung] == ("failed", "alive-but-hung", ABANDONED, True)
 
 
 def test_a_build_that_lost_its_lock_connection_records_its_end_on_another(fresh_db, monkeypatch):
@@ -169,3 +178,15 @@ def test_a_build_that_lost_its_lock_connection_records_its_end_on_another(fresh_
     build_id = pipeline.build_marts(DAY, fresh_db, dag_run_id="lock-lost")
     ((_, _, status, run_id, problem, finished),) = [b for b in _builds(fresh_db) if b[0] == build_id]
     assert (status, run_id, problem, finished) == ("success", "lock-lost", None, True)
+
+    # A build the next one closed as abandoned meanwhile keeps that record when it ends late.
+    def closed_meanwhile(args, **kwargs):
+        build_while_the_lock_session_is_killed(args)
+        with connect(fresh_db, autocommit=True) as conn:
+            conn.execute(
+                "update audit.marts_builds set status = 'failed', problem = 'abandoned' where status = 'running'"
+            )
+
+    monkeypatch.setattr(dbt_module, "run_dbt", closed_meanwhile)
+    late = pipeline.build_marts(DAY, fresh_db, dag_run_id="late")
+    assert [b[2:5] for b in _builds(fresh_db) if b[0] == late] == [("failed", "late", "abandoned")]
