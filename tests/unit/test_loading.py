@@ -309,29 +309,13 @@ def test_plain_cells_sent_as_written_load_the_same_values_as_formatted_ones(conn
                from raw.medical_settlements where _batch_id = %s and settlement_id <> 'JS3' order by 1"""
     rows = conn.execute(query, (plain.batch_id,)).fetchall()
     assert rows == conn.execute(query, (formatted.batch_id,)).fetchall()
+    yuan = [  # total, basic, critical illness, assistance, out of pocket
+        [Decimal(v) for v in ("100.00", "60.50", "0.00", "7.10", "32.40")],
+        [Decimal(v) for v in ("0.50", "0.25", "0.05", "0.00", "0.20")],
+    ]
     assert rows == [
-        (
-            "JS1",
-            date(2024, 5, 8),
-            date(2024, 5, 20),
-            Decimal("100.00"),
-            Decimal("60.50"),
-            Decimal("0.00"),
-            Decimal("7.10"),
-            Decimal("32.40"),
-            D,
-        ),
-        (
-            "JS2",
-            date(2024, 2, 29),
-            date(2024, 3, 1),
-            Decimal("0.50"),
-            Decimal("0.25"),
-            Decimal("0.05"),
-            Decimal("0.00"),
-            Decimal("0.20"),
-            D,
-        ),
+        ("JS1", date(2024, 5, 8), date(2024, 5, 20), *yuan[0], D),
+        ("JS2", date(2024, 2, 29), date(2024, 3, 1), *yuan[1], D),
     ]
     assert [str(v) for v in rows[0][3:8]] == ["100.00", "60.50", "0.00", "7.10", "32.40"]
 
