@@ -7,7 +7,8 @@
     .venv/bin/python scripts/benchmark.py --run-command           # also time `python3 dev.py run` twice
 
 Per scale (households), in a database and folders of its own (``hm_bench_<n>_<pid>``,
-``var/bench/<n>``; the database is dropped at the end unless ``--keep``):
+``var/bench/<n>``; the database is dropped at the end unless ``--keep``; ``--database``
+continues in a kept one, e.g. a new commit's delta days on the history an earlier run loaded):
 
 1. ``generate``: the sample county with ``--history-days`` of daily extracts before the
    first delta day and ``--days`` delta days (time, files, MB);
@@ -90,7 +91,7 @@ def bench_scale(households: int, args: argparse.Namespace, server: config.Databa
     from household_monitoring.database import connect, create_database, drop_database
     from household_monitoring.local_runs import airflow_environment, ensure_airflow_db
 
-    name = f"hm_bench_{households}_{os.getpid()}"
+    name = args.database or f"hm_bench_{households}_{os.getpid()}"
     home = config.var_dir() / "bench" / str(households)
     landing = home / "landing"
     home.mkdir(parents=True, exist_ok=True)
@@ -189,7 +190,9 @@ def bench_scale(households: int, args: argparse.Namespace, server: config.Databa
             target = 180 if households <= 100_000 else 600
             print(f"target: a delta day's DAG run <= {target} s at this scale")
     finally:
-        if not args.keep:
+        if args.keep:
+            print(f"kept database {name} (continue with --database {name})", flush=True)
+        else:
             drop_database(server, name)
 
 
@@ -495,6 +498,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--make-file", type=Path, help=argparse.SUPPRESS)  # the loader's file, in a child
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument(
+        "--database",
+        help="continue in this kept benchmark database (implies --keep; one scale): e.g. the delta days "
+        "of a new commit after the history loaded by an earlier run",
+    )
     parser.add_argument("--run-command", action="store_true", help="also time the README run command")
     args = parser.parse_args(argv)
     args.scales = [int(s) for s in args.scales.split(",") if s]
@@ -502,6 +510,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = args.steps - set(STEPS)
     if unknown:
         parser.error(f"unknown step(s) {', '.join(sorted(unknown))}; choose among {', '.join(STEPS)}")
+    if args.database:
+        if len(args.scales) != 1:
+            parser.error("--database continues one scale: give one --scales value")
+        args.keep = True
     if args.days < 1 or args.history_days < 0:
         parser.error("--days must be at least 1 and --history-days at least 0")
     return args
