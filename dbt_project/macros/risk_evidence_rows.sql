@@ -1,8 +1,10 @@
 {#- Lineage of warning evidence (fct_risk_warning_lineage, issue 10): every row an evidence
     id of a warning transition can name, by evidence model and id, with the batch and the row
     number of the record's latest version. One place for the model and for the change
-    detection of its daily run (lineage_evidence_located). -#}
-{% macro risk_evidence_rows() -%}
+    detection of its daily run (lineage_evidence_moved). -#}
+{#- batch_filter: a condition on batch_id (the rows of some batches only); relations=true: the
+    evidence tables' names in audit.dbt_batch_scope instead, quoted and comma-separated. -#}
+{% macro risk_evidence_rows(batch_filter='true', relations=false) -%}
     {#- (evidence model, the expression of its evidence id): the ids fct_risk_warning_events names -#}
     {%- set evidence_models = [
         ('stg_medical_settlements__settlements', 'settlement_id'),
@@ -15,6 +17,9 @@
         ('stg_household_register__extract_members', "household_id || '|' || extract_date"),
     ] -%}
     {%- for model, evidence_id in evidence_models %}
+    {%- if relations %}
+    '{{ household_feed_name(ref(model)) }}'{{ ',' if not loop.last }}
+    {%- else %}
     {%- if not loop.first %}
     union all
     {%- endif %}
@@ -24,7 +29,63 @@
         batch_id,
         source_row_number
     from {{ ref(model) }}
+    where {{ batch_filter }}
+    {%- endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{#- Where evidence can have moved since the lineage's last build (a daily run). An evidence
+    row's batch and row number change only when its staging table derived the record again,
+    which it does for the records of the batches that entered or left its scope
+    (macros/incremental_staging.sql). So the batches in the evidence tables' scopes now
+    (the union of what they recorded in audit.dbt_batch_scope) are compared with those the
+    lineage's last build recorded (relation: the lineage), and the evidence of the changed
+    batches is followed: lineage rows that point to such a batch (the record moved away or
+    left the scope) and evidence rows now in such a batch (the record moved there, or came).
+    Pre-hook, before household_changes_prepare, which takes lineage_evidence_moved() as its
+    moved households; record_evidence_scope() is its post-hook. -#}
+{% macro evidence_scope_prepare() -%}
+    create temporary table {{ batch_scope_table() }} on commit drop as
+    select distinct batch_id
+    from {{ source('audit', 'dbt_batch_scope') }}
+    where relation in ({{ risk_evidence_rows(relations=true) }});
+    create temporary table {{ this.identifier ~ '__changed_batches' }} on commit drop as
+    (
+        select batch_id from {{ batch_scope_table() }}
+        except
+        select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}'
+    )
+    union
+    (
+        select batch_id from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}'
+        except
+        select batch_id from {{ batch_scope_table() }}
+    );
+    analyze {{ this.identifier ~ '__changed_batches' }}
+{%- endmacro %}
+
+{#- The households whose evidence may have moved (a query of household_id; daily runs). -#}
+{% macro lineage_evidence_moved() -%}
+    {%- set changed_batches = 'select batch_id from ' ~ this.identifier ~ '__changed_batches' -%}
+    select lineage.household_id
+    from {{ this }} as lineage
+    where lineage.batch_id in ({{ changed_batches }})
+    union
+    select lineage.household_id
+    from {{ this }} as lineage
+    inner join ({{ risk_evidence_rows('batch_id in (' ~ changed_batches ~ ')') }}) as moved
+        on lineage.evidence_model = moved.evidence_model and lineage.evidence_id = moved.evidence_id
+{%- endmacro %}
+
+{#- Post-hook: the evidence tables' scope this build followed (what-if runs record nothing). -#}
+{% macro record_evidence_scope() -%}
+    {%- if var('schema_prefix', none) -%}
+        select 1
+    {%- else -%}
+    delete from {{ source('audit', 'dbt_batch_scope') }} where relation = '{{ scope_relation() }}';
+    insert into {{ source('audit', 'dbt_batch_scope') }} (relation, batch_id)
+    select '{{ scope_relation() }}', batch_id from {{ batch_scope_table() }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Each evidence id of each warning transition, located: the lineage model's input per

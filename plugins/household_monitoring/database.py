@@ -127,6 +127,27 @@ LEDGER_DDL = [
 )""",
     """comment on table audit.dbt_household_inputs is
   'Per model (schema.table) and household: the hash of the input rows its last dbt build read for that household.'""",
+    # The change feed of the same models: each build writes the households it computed again, and each
+    # reader records how far it has read, so a daily run takes the day's changed households instead of
+    # hashing every household's history.
+    "create sequence if not exists audit.dbt_household_change_seq",
+    """create table if not exists audit.dbt_household_changes (
+  relation text not null,
+  change_seq bigint not null,
+  household_id text
+)""",
+    "create index if not exists dbt_household_changes_feed on audit.dbt_household_changes (relation, change_seq)",
+    """comment on table audit.dbt_household_changes is
+  'Per build (change_seq) of a model incremental by household: the households it computed again; null: all.'""",
+    """create table if not exists audit.dbt_household_change_reads (
+  relation text not null,
+  upstream text not null,
+  read_through bigint,
+  input_hash text,
+  primary key (relation, upstream)
+)""",
+    """comment on table audit.dbt_household_change_reads is
+  'Per model incremental by household and upstream model: the last change_seq its last build read.'""",
     # Every marts build (pipeline.build_marts), whoever ran it: the daily run, a backfill, a push, hm run.
     # started_at is taken once the build holds the warehouse's marts lock, so a build that started after
     # a batch was published contains it (a push's build is skipped when such a build already succeeded).

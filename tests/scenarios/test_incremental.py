@@ -106,6 +106,35 @@ def _state_on(history: list[tuple], day: date) -> list[tuple]:
     ]
 
 
+LINEAGE = "marts.fct_risk_warning_lineage"
+
+
+def _household_versions(db, relation: str) -> dict[str, set[str]]:
+    """Per household, the transactions (xmin) that wrote its rows of a table."""
+    with connect(db, autocommit=True) as conn:
+        return {
+            household: set(xmins)
+            for household, xmins in conn.execute(
+                f"select household_id, array_agg(distinct xmin::text) from {relation} group by household_id"
+            ).fetchall()
+        }
+
+
+def _latest_feed_entry(db, relation: str) -> set[str] | None:
+    """The households a model's latest build computed again (audit.dbt_household_changes); None: every one."""
+    with connect(db, autocommit=True) as conn:
+        households = [
+            household
+            for (household,) in conn.execute(
+                """select household_id from audit.dbt_household_changes
+                   where relation = %s
+                     and change_seq = (select max(change_seq) from audit.dbt_household_changes where relation = %s)""",
+                (relation, relation),
+            ).fetchall()
+        ]
+    return None if None in households else set(households)
+
+
 @pytest.fixture(scope="module")
 def daily(server, tmp_path_factory, var_dir):
     """The database built day by day, with a late file, a re-run of a past date and a correction."""
@@ -145,10 +174,12 @@ def daily(server, tmp_path_factory, var_dir):
         migrate(conn)
     history_before_correction = None
     register_versions = []
+    lineage_versions = []
     for day in DAYS:
         _ingest_day(db, landing, day)
         build_marts(day, db)
         register_versions.append(_register_versions(db))
+        lineage_versions.append((_household_versions(db, LINEAGE), _latest_feed_entry(db, LINEAGE)))
         if day == DAYS[1]:
             history_before_correction = _warning_history(db, CORRECTED_HOUSEHOLD)
     before_late = _row_versions(db)
@@ -157,7 +188,15 @@ def daily(server, tmp_path_factory, var_dir):
     build_marts(LATE[1], db)
     build_marts(DAYS[-1], db)
     moved_household = moved[register_header.index("户编号")]
-    yield db, before_late, _row_versions(db), history_before_correction, register_versions, moved_household
+    yield (
+        db,
+        before_late,
+        _row_versions(db),
+        history_before_correction,
+        register_versions,
+        moved_household,
+        lineage_versions,
+    )
     drop_database(server, name)
 
 
@@ -168,6 +207,34 @@ def test_daily_runs_carry_the_lifecycle_forward(daily):
     rewritten = [key for key, xmin in after.items() if before.get(key) != xmin]
     assert len(kept) > 100 and len(rewritten) > 0
     assert len(kept) > 5 * len(rewritten)
+
+
+def test_a_daily_run_computes_again_only_the_households_of_the_change_feed(daily):
+    """The lineage, last of the chain, rewrites on the second day only the households its feed entry names."""
+    db, *_, lineage_versions = daily
+    (_, first_entry), (second_day, second_entry), _ = lineage_versions
+    first_day = lineage_versions[0][0]
+    assert first_entry is None  # the first build: every household
+    rewritten = {household for household, xmins in second_day.items() if xmins != first_day.get(household)}
+    kept = set(second_day) - rewritten
+    assert rewritten <= second_entry
+    assert len(kept) > len(rewritten) > 0
+    with connect(db, autocommit=True) as conn:
+        reads = conn.execute(
+            """select reads.relation, reads.upstream, count(changes.*)
+               from audit.dbt_household_change_reads as reads
+               left join audit.dbt_household_changes as changes
+                 on changes.relation = reads.upstream and changes.change_seq > reads.read_through
+               where reads.upstream <> '(shared inputs)'
+               group by reads.relation, reads.upstream order by 1"""
+        ).fetchall()
+    # every reader has taken every change of its upstream model: none is left unread
+    assert reads == [
+        ("intermediate.int_risk_warning_states_walked", "intermediate.int_risk_events_unioned", 0),
+        ("marts.fct_risk_warning_events", "intermediate.int_risk_warning_states_walked", 0),
+        ("marts.fct_risk_warning_lineage", "marts.fct_risk_warning_events", 0),
+        ("marts.fct_risk_warning_status_history", "marts.fct_risk_warning_events", 0),
+    ]
 
 
 def test_full_refresh_equals_the_daily_runs(daily):
@@ -215,7 +282,7 @@ def test_a_correction_counts_from_its_own_date(daily):
 
 def test_the_register_tables_are_derived_again_only_on_a_register_day(daily):
     """A day without a register extract rewrites no register row; the next extract closes a stay."""
-    db, *_, versions, moved_household = daily
+    db, *_, versions, moved_household, _ = daily
     assert versions[1] == versions[0]  # DAYS[1]: no register file
     assert all(versions[2][table].isdisjoint(versions[1][table]) for table in REGISTER_TABLES[:1] + REGISTER_TABLES[2:])
     assert versions[2][REGISTER_TABLES[1]] > versions[1][REGISTER_TABLES[1]]  # the first extract's rows kept

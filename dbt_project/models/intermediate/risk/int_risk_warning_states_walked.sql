@@ -4,7 +4,14 @@
     unique_key=['household_id', 'rule_id', 'window_start', 'event_seq'],
     on_schema_change='fail',
     indexes=[{'columns': ['household_id', 'rule_id', 'window_start', 'event_seq'], 'unique': True}],
-    post_hook=["{{ delete_states_without_event() }}", "{{ distribute_by_household() }}"]
+    pre_hook=[
+        "{{ household_changes_prepare(upstream=[ref('int_risk_events_unioned')], delete_changed=false) }}",
+    ],
+    post_hook=[
+        "{{ delete_states_without_event() }}",
+        "{{ household_changes_record() }}",
+        "{{ distribute_by_household() }}",
+    ]
 ) }}
 -- noqa: disable=ST05
 -- The warning lifecycle, walked event by event for each household, rule and
@@ -21,6 +28,9 @@
 -- events at the date they are dated, so the result equals a full walk
 -- (`dbt build --full-refresh`); states of events no longer there are deleted after
 -- the insert (macro delete_states_without_event).
+-- Only the households int_risk_events_unioned computed again since this model's last
+-- build are compared (its change feed, macros/incremental_by_household.sql): a day's
+-- comparison reads the day's changed households, not every event ever recorded.
 --
 -- State: the current warning (warning_seq), its status (none,
 -- awaiting_verification, confirmed, lifted), its level (0 none, 1 yellow, 2 red),
@@ -63,6 +73,7 @@ events as (
             )
         ) as event_fingerprint
     from {{ ref('int_risk_events_unioned') }}
+    where {{ changed_households_only() }}
 ),
 
 -- The first event of each stream to walk: every stream from its first event on a full
@@ -71,6 +82,7 @@ events as (
 {% if is_incremental() %}
     walked_before as (
         select * from {{ this }}
+        where {{ changed_households_only() }}
     ),
 
     compared as (

@@ -4,8 +4,15 @@
     unique_key='household_id',
     on_schema_change='fail',
     indexes=[{'columns': ['household_id']}],
-    pre_hook=["{{ household_changes_prepare(['(' ~ lineage_evidence_located() ~ ')']) }}"],
-    post_hook=["{{ household_changes_record() }}", "{{ distribute_by_household() }}"]
+    pre_hook=[
+        "{{ evidence_scope_prepare() }}",
+        "{{ household_changes_prepare(upstream=[ref('fct_risk_warning_events')], moved=lineage_evidence_moved()) }}",
+    ],
+    post_hook=[
+        "{{ household_changes_record() }}",
+        "{{ record_evidence_scope() }}",
+        "{{ distribute_by_household() }}",
+    ]
 ) }}
 -- From every warning transition to the rows and files behind it: each evidence id
 -- (a settlement, a home visit, an assessment, a student record, a certificate, a
@@ -14,10 +21,11 @@
 -- Income signals point to a household's row of int_household_income_daily (derived
 -- from many records; batch and file are null here, the items are in
 -- int_income_items_in_window). Auditors start here to trace a warning.
--- Incremental by household (issue 10, macros/incremental_by_household.sql): the input of a
--- household is its transitions' evidence ids as located now (macros/risk_evidence_rows.sql),
--- so a daily run derives again the households whose transitions changed and those whose
--- evidence moved to another batch or row (a correction, a late file, a re-run of a past date).
+-- Incremental by household (issue 10, macros/incremental_by_household.sql): a daily run
+-- derives again the households fct_risk_warning_events computed again since (its change
+-- feed) and those whose evidence may have moved to another batch or row (a correction, a
+-- late file, a re-run of a past date: the evidence of the batches that entered or left the
+-- evidence tables' scopes, macros/risk_evidence_rows.sql).
 with
 
 located as (

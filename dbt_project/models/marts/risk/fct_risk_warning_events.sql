@@ -6,16 +6,16 @@
     indexes=[{'columns': ['household_id']}],
     pre_hook=[
         "{{ household_changes_prepare(
-            [ref('int_risk_warning_states_walked'), ref('stg_verifications__home_visits')],
-            [ref('int_risk_rules_in_force')]) }}",
+            shared=[ref('int_risk_rules_in_force')], upstream=[ref('int_risk_warning_states_walked')]) }}",
     ],
     post_hook=["{{ household_changes_record() }}", "{{ distribute_by_household() }}"]
 ) }}
 -- Every transition of every warning: raised, escalated, confirmed, lifted, with
 -- its date, the rule version, the evidence rows and, for home visits, who and what note.
 -- Incremental by household (issue 10, macros/incremental_by_household.sql): a daily run
--- derives again only the households whose lifecycle states or home visits changed (every
--- household when the rules in force change).
+-- derives again only the households the lifecycle computed again since (its change feed;
+-- a changed home visit is a changed input of int_risk_events_unioned, so its household comes
+-- down the feed too), every household when the rules in force change.
 with
 
 states as (

@@ -5,8 +5,7 @@
     on_schema_change='fail',
     indexes=[{'columns': ['household_id']}],
     pre_hook=[
-        "{{ household_changes_prepare(
-            [ref('fct_risk_warning_events')]) }}",
+        "{{ household_changes_prepare(upstream=[ref('fct_risk_warning_events')]) }}",
     ],
     post_hook=["{{ household_changes_record() }}", "{{ distribute_by_household() }}"]
 ) }}
@@ -16,7 +15,8 @@
 --   where valid_from <= D and (valid_to is null or D < valid_to).
 -- Several transitions on one day: the last of the day holds from that day.
 -- Incremental by household (issue 10, macros/incremental_by_household.sql): a daily run
--- derives again only the households whose warning transitions changed.
+-- derives again only the households fct_risk_warning_events computed again since (its
+-- change feed).
 with
 
 events as (
