@@ -2,21 +2,24 @@
     id of a warning transition can name, by evidence model and id, with the batch and the row
     number of the record's latest version. One place for the model and for the change
     detection of its daily run (lineage_evidence_moved). -#}
-{#- batch_filter: a condition on batch_id (the rows of some batches only); relations=true: the
-    evidence tables' names in audit.dbt_batch_scope instead, quoted and comma-separated. -#}
-{% macro risk_evidence_rows(batch_filter='true', relations=false) -%}
-    {#- (evidence model, the expression of its evidence id): the ids fct_risk_warning_events names -#}
+{#- batch_filter: a condition on batch_id (the rows of some batches only); lookup: a query of
+    (evidence_model, evidence_id), the rows of those ids only, found through each table's index
+    on its key (the cost follows the ids, not the tables); relations=true: the evidence tables'
+    names in audit.dbt_batch_scope instead, quoted and comma-separated. -#}
+{% macro risk_evidence_rows(batch_filter='true', lookup=none, relations=false) -%}
+    {#- (evidence model, its key columns and their types): the evidence id fct_risk_warning_events
+        names is the key, its columns joined by '|' -#}
     {%- set evidence_models = [
-        ('stg_medical_settlements__settlements', 'settlement_id'),
-        ('stg_verifications__home_visits', 'visit_id'),
-        ('stg_housing_water__assessments', "household_id || '|' || assessed_on"),
-        ('stg_education__student_records', 'record_id'),
-        ('stg_disability__certificates', 'certificate_id'),
-        ('stg_social_assistance__payments', 'payment_id'),
-        ('stg_employment__records', 'record_id'),
-        ('stg_household_register__extract_members', "household_id || '|' || extract_date"),
+        ('stg_medical_settlements__settlements', [('settlement_id', 'text')]),
+        ('stg_verifications__home_visits', [('visit_id', 'text')]),
+        ('stg_housing_water__assessments', [('household_id', 'text'), ('assessed_on', 'date')]),
+        ('stg_education__student_records', [('record_id', 'text')]),
+        ('stg_disability__certificates', [('certificate_id', 'text')]),
+        ('stg_social_assistance__payments', [('payment_id', 'text')]),
+        ('stg_employment__records', [('record_id', 'text')]),
+        ('stg_household_register__extract_members', [('household_id', 'text'), ('extract_date', 'date')]),
     ] -%}
-    {%- for model, evidence_id in evidence_models %}
+    {%- for model, key in evidence_models %}
     {%- if relations %}
     '{{ household_feed_name(ref(model)) }}'{{ ',' if not loop.last }}
     {%- else %}
@@ -25,11 +28,27 @@
     {%- endif %}
     select
         '{{ model }}' as evidence_model,
-        {{ evidence_id }} as evidence_id,
+        {% for column, _ in key %}{{ column }}{{ " || '|' || " if not loop.last }}{% endfor %} as evidence_id,
         batch_id,
         source_row_number
     from {{ ref(model) }}
-    where {{ batch_filter }}
+    where
+        {{ batch_filter }}
+        {%- if lookup %}
+            and ({% for column, _ in key %}{{ column }}{{ ', ' if not loop.last }}{% endfor %}) in (
+                select
+                    {%- for column, column_type in key %}
+                        {%- if key | length == 1 %}
+                            cast(wanted.evidence_id as {{ column_type }})
+                        {%- else %}
+                            cast(split_part(wanted.evidence_id, '|', {{ loop.index }}) as {{ column_type }})
+                            {{- ',' if not loop.last }}
+                        {%- endif %}
+                    {%- endfor %}
+                from ({{ lookup }}) as wanted
+                where wanted.evidence_model = '{{ model }}'
+            )
+        {%- endif %}
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}
@@ -91,17 +110,9 @@
 {#- Each evidence id of each warning transition, located: the lineage model's input per
     household (transition, evidence id, and the batch and row it is found in now). -#}
 {% macro lineage_evidence_located(household_filter='true') -%}
-    select
-        evidence.household_id,
-        evidence.warning_event_id,
-        evidence.warning_id,
-        evidence.transition,
-        evidence.event_date,
-        evidence.evidence_model,
-        evidence.evidence_id,
-        evidence_rows.batch_id,
-        evidence_rows.source_row_number
-    from (
+    with
+
+    evidence as (
         -- distinct: an accumulated evidence list names a corrected settlement twice (its first
         -- version and its correction); the lineage lists the row once
         select distinct
@@ -114,8 +125,20 @@
             unnest(evidence_ids) as evidence_id
         from {{ ref('fct_risk_warning_events') }}
         where {{ household_filter }}
-    ) as evidence
-    left join ({{ risk_evidence_rows() }}) as evidence_rows
+    )
+
+    select
+        evidence.household_id,
+        evidence.warning_event_id,
+        evidence.warning_id,
+        evidence.transition,
+        evidence.event_date,
+        evidence.evidence_model,
+        evidence.evidence_id,
+        evidence_rows.batch_id,
+        evidence_rows.source_row_number
+    from evidence
+    left join ({{ risk_evidence_rows(lookup='select evidence_model, evidence_id from evidence') }}) as evidence_rows
         on
             evidence.evidence_model = evidence_rows.evidence_model
             and evidence.evidence_id = evidence_rows.evidence_id

@@ -11,6 +11,7 @@
     post_hook=[
         "{{ delete_records_out_of_scope('household_register') }}",
         "{{ record_batch_scope('household_register') }}",
+        "{{ ensure_index(['household_id', 'extract_date']) }}",
     ]
 ) }}
 -- One row per person per published register extract (every full extract up to the
@@ -19,6 +20,8 @@
 -- Incremental (macros/incremental_staging.sql, snapshot sources): a daily run derives
 -- again only the extract dates of the batches published, superseded or moved out of
 -- the as-of scope since the last build; on a day without a register extract, none.
+-- Indexed on household and date: the lineage finds a warning's extract rows by them
+-- (macros/risk_evidence_rows.sql).
 with
 
 published as (
