@@ -17,8 +17,7 @@
         and no history is read: a day's cost is the day's changed households. A build that
         fails writes and records nothing (the hooks are in the model's transaction), so the
         next build takes the changes it missed. A model's next build deletes its entries every
-        reader has taken; of a model no model reads, the latest entry stays (what its last
-        build computed again).
+        reader has taken, but for its latest (what its last build with changes computed again).
       - keyed: a table outside the chain with a household_id column (staging tables, signals
         rebuilt daily). The content hash of a household's rows (md5 of the sorted md5s of its
         rows, every column) is compared with the one the model's last build recorded in
@@ -48,6 +47,8 @@
         changed households (a daily run; `true` in a full build);
       - post-hook household_changes_record(): the hashes of the changed households (every
         household in a full build), the model's entry in the change feed and its reads.
+    The first daily run of this version on tables built by the hash-only version before it
+    (no reads recorded yet) computes every household once, as a full build would.
     A full build (--full-refresh, a first build) computes every household, so a daily run
     and a full refresh give the same rows (tests/scenarios/test_incremental.py compares every
     mart row by row). Households are the distribution column on Citus
@@ -99,8 +100,11 @@
     create temporary table {{ household_changes_table('upstream_reads') }} on commit drop as
     select
         upstreams.upstream,
-        (select max(changes.change_seq) from {{ feed }} as changes where changes.relation = upstreams.upstream)
-        as read_through,
+        coalesce(
+            (select max(changes.change_seq) from {{ feed }} as changes where changes.relation = upstreams.upstream),
+            previous.read_through,
+            0
+        ) as read_through,
         previous.read_through as read_before,
         previous.relation is not null as was_read
     from (
@@ -236,10 +240,13 @@
 {#- Post-hook: the hashes this build read for the households it computed (every household in
     a full build), the model's entry in the change feed (its changed households; in a full
     build one null row: every household), what it read of the feed and of the shared inputs,
-    and its own earlier feed entries every reader has taken (of a model no model reads, all
-    but its latest: the households its last build computed, for the auditor). Each model
-    deletes only its own entries: readers built at the same time (dbt threads) never write
-    the same rows. Conditions on the build's temporary
+    and its own earlier feed entries every reader has taken (of a model no model reads, all).
+    The latest entry stays: the households the model's last build that computed any computed
+    again, for the auditor. Readers are the models in audit.dbt_household_change_reads whose
+    table exists (a renamed or removed model holds nothing back). Each model deletes only its
+    own entries: readers built at the same time (dbt threads) never write the same rows. The
+    build's change_seq is taken once, into a temporary table, whether or not it changed any
+    household. Conditions on the build's temporary
     table, not on is_incremental(): a hook is rendered when it runs, and after a first build
     the table exists. A what-if run (var schema_prefix, plugins/household_monitoring/whatif.py)
     records nothing: its tables are built whole in their own schemas each time, and
@@ -263,15 +270,14 @@
         input_hash
     from {{ household_changes_table('household_inputs') }}
     where {{ full_build }} or household_id in ({{ changed }});
+    create temporary table {{ household_changes_table('change_seq') }} on commit drop as
+    select nextval('audit.dbt_household_change_seq') as change_seq;
     insert into {{ feed }} (relation, change_seq, household_id)
-    with this_build as materialized (
-        select nextval('audit.dbt_household_change_seq') as change_seq
-    )
     select
         '{{ scope_relation() }}',
         this_build.change_seq,
         changed.household_id
-    from this_build
+    from {{ household_changes_table('change_seq') }} as this_build
     cross join (
         {{ changed }} where not {{ full_build }}
         union all
@@ -296,14 +302,16 @@
     delete from {{ feed }} as changes
     where
         changes.relation = '{{ scope_relation() }}'
-        and changes.change_seq < currval('audit.dbt_household_change_seq')
+        and changes.change_seq < (
+            select max(latest.change_seq) from {{ feed }} as latest where latest.relation = changes.relation
+        )
         and changes.change_seq <= coalesce(
             (
-                select min(coalesce(readers.read_through, 0))
+                select min(readers.read_through)
                 from {{ reads }} as readers
-                where readers.upstream = changes.relation
+                where readers.upstream = changes.relation and to_regclass(readers.relation) is not null
             ),
-            currval('audit.dbt_household_change_seq')
+            (select change_seq from {{ household_changes_table('change_seq') }})
         )
     {%- endif -%}
 {%- endmacro %}

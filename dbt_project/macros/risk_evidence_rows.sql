@@ -61,8 +61,10 @@
     lineage's last build recorded (relation: the lineage), and the evidence of the changed
     batches is followed: lineage rows that point to such a batch (the record moved away or
     left the scope) and evidence rows now in such a batch (the record moved there, or came).
-    Pre-hook, before household_changes_prepare, which takes lineage_evidence_moved() as its
-    moved households; record_evidence_scope() is its post-hook. -#}
+    The lineage is indexed on batch_id and on (evidence_model, evidence_id) for these two
+    lookups (ensure_index). Pre-hook, before household_changes_prepare, which takes
+    lineage_evidence_moved() as its moved households; record_evidence_scope() is its
+    post-hook. -#}
 {% macro evidence_scope_prepare() -%}
     create temporary table {{ batch_scope_table() }} on commit drop as
     select distinct batch_id

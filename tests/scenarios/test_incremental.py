@@ -107,6 +107,13 @@ def _state_on(history: list[tuple], day: date) -> list[tuple]:
 
 
 LINEAGE = "marts.fct_risk_warning_lineage"
+CHAIN = [
+    "intermediate.int_risk_events_unioned",
+    "intermediate.int_risk_warning_states_walked",
+    "marts.fct_risk_warning_events",
+    "marts.fct_risk_warning_status_history",
+    LINEAGE,
+]
 
 
 def _household_versions(db, relation: str) -> dict[str, set[str]]:
@@ -133,6 +140,13 @@ def _latest_feed_entry(db, relation: str) -> set[str] | None:
             ).fetchall()
         ]
     return None if None in households else set(households)
+
+
+def _feed_heads(db) -> dict[str, int]:
+    """Per model, the change_seq of its latest entry in the change feed."""
+    with connect(db, autocommit=True) as conn:
+        heads = conn.execute("select relation, max(change_seq) from audit.dbt_household_changes group by relation")
+        return dict(heads.fetchall())
 
 
 @pytest.fixture(scope="module")
@@ -187,15 +201,20 @@ def daily(server, tmp_path_factory, var_dir):
     _ingest_day(db, landing, LATE[1], [LATE[0]])
     build_marts(LATE[1], db)
     build_marts(DAYS[-1], db)
+    after_late = _row_versions(db)
+    before_quiet = (_household_versions(db, LINEAGE), _feed_heads(db))
+    build_marts(DAYS[-1], db)  # the same day again, nothing new: a quiet build
+    quiet = (before_quiet, (_household_versions(db, LINEAGE), _feed_heads(db)))
     moved_household = moved[register_header.index("户编号")]
     yield (
         db,
         before_late,
-        _row_versions(db),
+        after_late,
         history_before_correction,
         register_versions,
         moved_household,
         lineage_versions,
+        quiet,
     )
     drop_database(server, name)
 
@@ -211,7 +230,7 @@ def test_daily_runs_carry_the_lifecycle_forward(daily):
 
 def test_a_daily_run_computes_again_only_the_households_of_the_change_feed(daily):
     """The lineage, last of the chain, rewrites on the second day only the households its feed entry names."""
-    db, *_, lineage_versions = daily
+    db, *_, lineage_versions, quiet = daily
     (_, first_entry), (second_day, second_entry), _ = lineage_versions
     first_day = lineage_versions[0][0]
     assert first_entry is None  # the first build: every household
@@ -224,10 +243,16 @@ def test_a_daily_run_computes_again_only_the_households_of_the_change_feed(daily
             """select reads.relation, reads.upstream, count(changes.*)
                from audit.dbt_household_change_reads as reads
                left join audit.dbt_household_changes as changes
-                 on changes.relation = reads.upstream and changes.change_seq > reads.read_through
+                 on changes.relation = reads.upstream and changes.change_seq > coalesce(reads.read_through, 0)
                where reads.upstream <> '(shared inputs)'
                group by reads.relation, reads.upstream order by 1"""
         ).fetchall()
+    # a quiet build (nothing new) computes no household again: no row rewritten, no feed entry, and the
+    # latest entries stay
+    (lineage_before, heads_before), (lineage_after, heads_after) = quiet
+    assert lineage_after == lineage_before
+    assert heads_after == heads_before
+    assert sorted(heads_after) == sorted(CHAIN)
     # every reader has taken every change of its upstream model: none is left unread
     assert reads == [
         ("intermediate.int_risk_warning_states_walked", "intermediate.int_risk_events_unioned", 0),
@@ -282,7 +307,7 @@ def test_a_correction_counts_from_its_own_date(daily):
 
 def test_the_register_tables_are_derived_again_only_on_a_register_day(daily):
     """A day without a register extract rewrites no register row; the next extract closes a stay."""
-    db, *_, versions, moved_household, _ = daily
+    db, *_, versions, moved_household, _, _ = daily
     assert versions[1] == versions[0]  # DAYS[1]: no register file
     assert all(versions[2][table].isdisjoint(versions[1][table]) for table in REGISTER_TABLES[:1] + REGISTER_TABLES[2:])
     assert versions[2][REGISTER_TABLES[1]] > versions[1][REGISTER_TABLES[1]]  # the first extract's rows kept

@@ -11,6 +11,8 @@
     post_hook=[
         "{{ household_changes_record() }}",
         "{{ record_evidence_scope() }}",
+        "{{ ensure_index(['batch_id']) }}",
+        "{{ ensure_index(['evidence_model', 'evidence_id']) }}",
         "{{ distribute_by_household() }}",
     ]
 ) }}
