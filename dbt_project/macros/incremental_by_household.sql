@@ -84,11 +84,6 @@
     {{ this.identifier ~ '__' ~ kind }}
 {%- endmacro %}
 
-{#- A model's name in the change feed and its reads: schema.table (scope_relation). -#}
-{% macro household_feed_name(relation) -%}
-    {{ relation.schema }}.{{ relation.identifier }}
-{%- endmacro %}
-
 {#- Pre-hook: what this build reads (see above), the changed households and, in a daily run,
     the deletion of their rows. -#}
 {% macro household_changes_prepare(keyed=[], shared=[], upstream=[], moved=none, delete_changed=true) -%}
@@ -112,7 +107,7 @@
         where false
         {%- for model in upstream %}
             union all
-            select '{{ household_feed_name(model) }}'
+            select '{{ scope_relation(model) }}'
         {%- endfor %}
     ) as upstreams
     left join {{ reads }} as previous

@@ -62,7 +62,7 @@
     {%- if upstream %}
         select batch_id
         from {{ source('audit', 'dbt_batch_scope') }}
-        where relation = '{{ upstream.schema }}.{{ upstream.identifier }}'
+        where relation = '{{ scope_relation(upstream) }}'
     {%- else %}
         {{ ledger_batches_in_scope(source_name) }}
     {%- endif %};
@@ -137,11 +137,14 @@
     select '{{ scope_relation() }}', batch_id from ({{ batches_in_scope(source_name) }}) as scoped_batches
 {%- endmacro %}
 
-{#- The table's name in audit.dbt_batch_scope: schema and table, not the database, so a
-    copy of the warehouse (create database .. template) keeps its bookkeeping. In a dbt
-    unit test `this` is a CTE with neither: 'unit_test'. -#}
-{% macro scope_relation() -%}
-    {%- if this.identifier -%}
+{#- A table's name in dbt's bookkeeping (audit.dbt_batch_scope, the household change feed and
+    its reads): schema and table, not the database, so a copy of the warehouse (create
+    database .. template) keeps its bookkeeping. relation: another model's (a ref); by
+    default this model's. In a dbt unit test `this` is a CTE with neither: 'unit_test'. -#}
+{% macro scope_relation(relation=none) -%}
+    {%- if relation is not none -%}
+        {{ relation.schema }}.{{ relation.identifier }}
+    {%- elif this.identifier -%}
         {{ this.schema }}.{{ this.identifier }}
     {%- else -%}
         unit_test

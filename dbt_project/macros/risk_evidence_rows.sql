@@ -21,7 +21,7 @@
     ] -%}
     {%- for model, key in evidence_models %}
     {%- if relations %}
-    '{{ household_feed_name(ref(model)) }}'{{ ',' if not loop.last }}
+    '{{ scope_relation(ref(model)) }}'{{ ',' if not loop.last }}
     {%- else %}
     {%- if not loop.first %}
     union all
