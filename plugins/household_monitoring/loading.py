@@ -53,7 +53,9 @@ from household_monitoring.readers import (
     Extract,
     ReadAgainCarefully,
     guess_encoding,
+    label_at,
     open_extract,
+    record_labels,
     xlsx_records,
 )
 
@@ -132,7 +134,7 @@ class _BlockChecker:
         with_sheet: bool = False,
     ):
         self.contract = contract
-        self.header = header or []
+        self.labels = record_labels(header or [])
         self.extra_positions = [pos for pos, name in enumerate(positions) if name is None]
         self.with_sheet = with_sheet
         self.batch_id = pa.scalar(str(batch_id))
@@ -203,14 +205,14 @@ class _BlockChecker:
         return table, bad, reasons, keys
 
     def _extra_json(self, block: Block, keep: pa.Array | None) -> pa.Array:
-        """The file's extra columns of each kept row as JSON text ``{header: value}`` (for ``_extra``).
+        """The file's extra columns of each kept row as JSON text ``{label: value}`` (``_extra``; ``record_labels``).
 
         Built with Arrow string kernels (escape, then join): ~10x faster than ``json.dumps``
         per row. A block with a rare control character takes the per-row path.
         """
         cells = [block.columns[pos] for pos in self.extra_positions]
         cells = cells if keep is None else [pc.filter(c, keep) for c in cells]
-        names = [self.header[pos] if pos < len(self.header) else f"_field_{pos + 1}" for pos in self.extra_positions]
+        names = [label_at(self.labels, pos) for pos in self.extra_positions]
         if any(pc.any(pc.match_substring_regex(c, _RARE_CONTROL)).as_py() for c in cells):
             lists = [c.to_pylist() for c in cells]
             return pa.array(
@@ -235,20 +237,14 @@ class _QuarantineSpool:
     """Quarantined records as COPY text, spooled until the raw COPY is done."""
 
     def __init__(self, header: list[str], batch_id: int, logical_date: date):
-        self.header = header
+        self.labels = record_labels(header)  # the keys of each record's JSON
         self.prefix = f"{batch_id}\t{logical_date.isoformat()}\t"
         self.count = 0
         self.file = tempfile.SpooledTemporaryFile(max_size=_QUARANTINE_SPOOL_BYTES, mode="w+b")  # noqa: SIM115
 
     def add(self, row_number: int, fields: list[str] | dict, reasons: list[str], sheet: str | None = None) -> None:
-        """Spool one record: its fields in header order (or a ready ``{header: value}`` mapping)."""
-        record = (
-            fields
-            if isinstance(fields, dict)
-            else {
-                (self.header[i] if i < len(self.header) else f"_field_{i + 1}"): value for i, value in enumerate(fields)
-            }
-        )
+        """Spool one record: its fields in header order (or a ready ``{label: value}`` mapping)."""
+        record = fields if isinstance(fields, dict) else {label_at(self.labels, i): v for i, v in enumerate(fields)}
         array = "{" + ",".join(_json_text(r) for r in reasons) + "}"
         line = (
             f"{self.prefix}{row_number}\t{_copy_field(_json_text(record))}\t{_copy_field(array)}"
@@ -444,7 +440,8 @@ def _quarantine_duplicate_keys(
     for row in cur.fetchall():
         groups.setdefault(row[1], []).append(row)
     groups = {key: rows for key, rows in groups.items() if len(rows) > 1}
-    header_of = {name: extract.header[pos] for pos, name in enumerate(extract.positions) if name is not None}
+    labels = record_labels(extract.header)
+    header_of = {name: labels[pos] for pos, name in enumerate(extract.positions) if name is not None}
     key_label = ", ".join(contract.keys)
     moved: list[str] = []
     for key, rows in groups.items():
@@ -562,7 +559,7 @@ def load_file(
                     with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
                         extract = open_extract(path, contract, careful=careful)
                         header, encoding, padded = extract.header, extract.encoding, extract.padded
-                        spool.header = header
+                        spool.labels = record_labels(header)
                         result.extra_columns = extract.extra_columns
                         try:
                             result.rows_read, result.rows_loaded = _stream_batch(

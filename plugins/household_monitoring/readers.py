@@ -73,6 +73,31 @@ def _normalise_header(text: str) -> str:
     return "".join(str(text).replace("\ufeff", "").split()).casefold()
 
 
+def record_labels(header: list[str]) -> list[str]:
+    """One distinct label per header position, the keys of a record kept as JSON (``_extra``, quarantine).
+
+    A header's own text where it is unique; a blank header is ``_field_<n>`` and a header
+    repeating an earlier one (compared as written) is ``<header> (column <n>)``, ``n``
+    counting from 1 — so two columns both headed 备注 keep both values, as ``备注`` and
+    ``备注 (column 13)``. A field beyond the header is ``_field_<n>`` too (``label_at``).
+    """
+    labels: list[str] = []
+    used: set[str] = set()
+    for position, raw in enumerate(header, start=1):
+        text = str(raw)
+        label = f"_field_{position}" if not text.strip() else text
+        if label in used:
+            label = f"{text} (column {position})"
+        used.add(label)
+        labels.append(label)
+    return labels
+
+
+def label_at(labels: list[str], position: int) -> str:
+    """The label of header position ``position`` (from 0), ``_field_<n>`` beyond the header."""
+    return labels[position] if position < len(labels) else f"_field_{position + 1}"
+
+
 @dataclass
 class Block:
     """Records of an extract, column-wise: ``columns[i]`` holds header position ``i`` as Arrow strings.
@@ -242,8 +267,9 @@ def detect_encoding(path: Path, sample: bytes, accepted: tuple[str, ...], head: 
 def map_header(path: Path, header: list[str], contract: Contract) -> tuple[list[str | None], list[str]]:
     """Map the file's header to contract columns through the aliases.
 
-    Returns ``(positions, extra_columns)``. Raises ``BatchRejected`` when a
-    required column is missing or two headers claim the same column.
+    Returns ``(positions, extra_columns)``, the extra columns by their ``record_labels``.
+    Raises ``BatchRejected`` when a required column is missing or two headers claim the
+    same column.
     """
     alias_to_column = {}
     for col in contract.columns:
@@ -252,12 +278,12 @@ def map_header(path: Path, header: list[str], contract: Contract) -> tuple[list[
     positions: list[str | None] = []
     extra = []
     seen: dict[str, str] = {}
-    for raw in header:
+    for raw, label in zip(header, record_labels(header), strict=True):
         name = alias_to_column.get(_normalise_header(raw))
         if name is not None and name in seen:
             raise BatchRejected(path, f"headers {seen[name]!r} and {raw!r} both map to column {name!r}")
         if name is None:
-            extra.append(str(raw))
+            extra.append(label)
         else:
             seen[name] = str(raw)
         positions.append(name)
@@ -549,12 +575,12 @@ def _careful_csv_blocks(
             for position, value in enumerate(fields):
                 for match in _SURROGATE.finditer(value):
                     where = line + value.count("\n", 0, match.start()) + offset
-                    label = labels[position] if position < width else f"_field_{position + 1}"
+                    label = label_at(labels, position)
                     shown = " ".join(f"{ord(c) - 0xDC00:02x}" for c in match.group())
                     found.append(f"{label}: bytes that are not {encoding} at line {where}: {shown}")
                 offset += value.count("\n")
         if '"' in text and (position := misquoted_field(text)) is not None:
-            label = labels[position] if position < width else f"_field_{position + 1}"
+            label = label_at(labels, position)
             found.append(
                 f"{label}: a quote inside a quoted field at line {line} (a quote in a value is written as two "
                 'quotes ""): the value is not known'
@@ -651,7 +677,7 @@ def _open_csv(path: Path, contract: Contract, careful: bool = False) -> Extract:
     header = _read_header(path, encoding)
     positions, extra = map_header(path, header, contract)
     if not encoding.startswith("utf-16") and (careful or not ends_with_line_break(path)):
-        labels = [name or str(raw) for name, raw in zip(positions, header, strict=True)]
+        labels = [name or label for name, label in zip(positions, record_labels(header), strict=True)]
         blocks, close = _careful_csv_blocks(path, encoding, labels)
     else:
         blocks, close = _csv_blocks(path, encoding, len(header))
@@ -776,8 +802,12 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
                     raise
                 raise BatchRejected(path, f"sheet {sheet.name!r}: {rejected.problem}") from None
             order = []
+            repeats: dict[str, int] = {}  # an extra header's occurrences in this sheet so far
             for raw, name in zip(sheet_header, positions, strict=True):
                 key = name or "extra:" + _normalise_header(raw)
+                if name is None:  # the k-th 备注 of one sheet lines up with the k-th of another
+                    repeats[key] = repeats.get(key, 0) + 1
+                    key += f"#{repeats[key]}"
                 if key not in canonical:
                     canonical[key] = len(header)
                     header.append(raw)

@@ -418,6 +418,39 @@ def test_extra_columns_are_kept_in_raw_and_reported(conn, all_contracts):
     assert ledger == ["科室", "备注"]
 
 
+def test_two_extra_columns_under_one_header_both_keep_their_values(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "header_drift/repeated_extra_columns.csv")
+    assert _outcome(result) == ("loaded", 2, 2, 0)
+    assert result.message == (
+        "repeated_extra_columns.csv: extra columns kept in raw._extra: 备注, 备注 (column 13), _field_14"
+    )
+    assert _raw(conn, "medical_settlements", "settlement_id, _extra", result.batch_id) == [
+        ("FX1", {"备注": "复查", "备注 (column 13)": "转院", "_field_14": "x"}),
+        ("FX2", {"备注": "", "备注 (column 13)": "门诊", "_field_14": ""}),
+    ]
+
+
+def test_a_contract_column_twice_rejects_the_batch_and_quarantines_both_values(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "header_drift/repeated_contract_column.csv")
+    assert _outcome(result) == ("rejected", 1, 0, 1)
+    assert result.message == (
+        "repeated_contract_column.csv: headers '个人自付' and '个人自付' both map to column 'out_of_pocket'"
+    )
+    record = conn.execute(
+        "select raw_record from quarantine.medical_settlements where _batch_id = %s", (result.batch_id,)
+    ).fetchone()[0]
+    assert (record["个人自付"], record["个人自付 (column 12)"]) == ("350.00", "300.00")
+
+
+def test_repeated_extra_headers_line_up_across_sheets(conn, all_contracts):
+    result = _load(conn, all_contracts["fixture_excel"], "excel/repeated_extra_columns.xlsx")
+    assert _outcome(result) == ("loaded", 2, 2, 0)
+    assert _raw(conn, "fixture_excel", "code, _sheet, _extra", result.batch_id) == [
+        ("001240", "一乡", {"备注": "复查", "备注 (column 6)": "转院"}),
+        ("001241", "二乡", {"备注": "门诊", "备注 (column 6)": "住院"}),
+    ]
+
+
 # --- duplicates --------------------------------------------------------------------------------------------------
 
 
@@ -543,6 +576,7 @@ RECORDS = {
     "encodings/utf8_with_bad_byte.csv": 3,
     "excel/agriculture_short_household.xlsx": 2,
     "excel/date_as_number.xlsx": 3,
+    "excel/repeated_extra_columns.xlsx": 2,
     "excel/several_sheets.xlsx": 6,
     "files/arrives_twice.csv": 2,
     "files/cut_inside_last_field.csv": 3,
@@ -557,6 +591,8 @@ RECORDS = {
     "header_drift/extra_columns.csv": 2,
     "header_drift/missing_required.csv": 2,
     "header_drift/renamed.csv": 1,
+    "header_drift/repeated_contract_column.csv": 1,
+    "header_drift/repeated_extra_columns.csv": 2,
     "header_drift/reordered.csv": 1,
     "ids/register_ids.csv": 8,
     "ids/register_short_household.csv": 2,
