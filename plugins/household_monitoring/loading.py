@@ -56,6 +56,7 @@ from household_monitoring.readers import (
     label_at,
     open_extract,
     record_labels,
+    workbook_in_disguise,
     xlsx_records,
 )
 
@@ -471,9 +472,10 @@ def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tu
     Decoded in the encoding the file most likely has (its sample's), with bytes that
     do not decode kept as ``\\xNN`` escapes (for the quarantine only; the loader never
     loads such text). Returns ``(header, [(row_number, fields, sheet)])``. An .xlsx
-    file's rows are its cells as text (``readers.xlsx_records``), when the workbook opens.
+    file's rows (also one sent under a .csv name) are its cells as text
+    (``readers.xlsx_records``), when the workbook opens.
     """
-    if path.suffix.lower() == ".xlsx":
+    if path.suffix.lower() == ".xlsx" or workbook_in_disguise(path):
         header, rows = xlsx_records(path, contract)
         return header, [(number, cells, sheet if contract.sheets != "first" else None) for number, cells, sheet in rows]
     encoding = guess_encoding(path, contract)

@@ -386,6 +386,32 @@ def run_suite(batch_definition, suite):
     return suite_result
 
 
+def _failure_text(label: str, rule: str | None, result: dict) -> str:
+    """A failed expectation for the ledger's message: its name, its rule in words, what was found.
+
+    e.g. ``expect_table_row_count_to_be_between (volume: a day's extract has at least one
+    record): observed 0`` or ``expect_column_values_to_be_in_set(sex) (contract: sex codes):
+    2 of 25 rows, e.g. '?'``.
+    """
+    text = f"{label} ({rule})" if rule else label
+    unexpected = result.get("unexpected_count")
+    if unexpected:
+        examples = ", ".join(
+            repr(v) for v in list(dict.fromkeys(map(str, result.get("partial_unexpected_list") or [])))[:3]
+        )
+        found = f"{unexpected} of {result.get('element_count')} rows" + (f", e.g. {examples}" if examples else "")
+        return f"{text}: {found}"
+    observed = result.get("observed_value")
+    return f"{text}: observed {observed}" if observed is not None else text
+
+
+#: What the ledger's message of a batch held back by the gate tells its reader to do.
+HELD_BACK_ADVICE = (
+    "not published (every check: audit.dq_results, Data Docs); ask the department for a corrected file, "
+    "put it in the date's landing folder in place of this one and re-run the date"
+)
+
+
 def _store_results(conn, contract: Contract, batch_id: int, logical_date: date, results) -> list[str]:
     failed = []
     rows = []
@@ -397,7 +423,7 @@ def _store_results(conn, contract: Contract, batch_id: int, logical_date: date, 
         column = config.kwargs.get("column")
         label = f"{config.type}({column})" if column else config.type
         if not r.success and blocking:
-            failed.append(label)
+            failed.append(_failure_text(label, (config.meta or {}).get("rule"), result))
         rows.append(
             (
                 batch_id,
@@ -514,7 +540,7 @@ def validate_batch(conn: psycopg.Connection, db: Database, contract: Contract, b
         failed = _store_results(conn, contract, batch_id, logical_date, results)
         if failed:
             new_status = "failed_validation"
-            message = f"{file_name}: failed blocking expectations: {', '.join(failed)}"
+            message = f"{file_name}: failed blocking expectations: {'; '.join(failed)}. {HELD_BACK_ADVICE}"
         else:
             new_status = "published"
         conn.execute(

@@ -669,8 +669,40 @@ def guess_encoding(path: Path, contract: Contract) -> str:
         return "utf-8"
 
 
+#: First bytes of files that are not text, as a department may send them under a .csv name.
+_NOT_TEXT = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls) or another Office file"),
+    (b"%PDF-", "a PDF document"),
+)
+
+
+def workbook_in_disguise(path: Path) -> bool:
+    """Whether a file starts as an .xlsx workbook does (zip bytes), whatever its name."""
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def _refuse_binary(path: Path, head: bytes) -> None:
+    """Raise ``BatchRejected`` when a CSV extract's first bytes are a workbook's, a PDF's (not text).
+
+    Read as text, such a file is a stream of undecodable bytes; the message says what the
+    file is and what to ask the department for. A workbook's rows still reach the quarantine
+    as cells (``xlsx_records``); an .xls or PDF is kept as the file, its hash in the ledger.
+    """
+    for magic, what in _NOT_TEXT:
+        if head.startswith(magic):
+            raise BatchRejected(
+                path,
+                f"{what} with a {path.suffix or 'missing'} name, not CSV text: ask the department to export it as "
+                "CSV (Excel: Save As, CSV UTF-8) and send it again, then re-run the date",
+                salvage=magic == b"PK\x03\x04",
+            )
+
+
 def _open_csv(path: Path, contract: Contract, careful: bool = False) -> Extract:
     head, sample = _encoding_sample(path)
+    _refuse_binary(path, head)
     if not head.strip() or head in (_UTF8_BOM, *_UTF16_BOMS):
         raise BatchRejected(path, "the file is empty (no header)")
     encoding = detect_encoding(path, sample, contract.encodings, head)
@@ -738,10 +770,15 @@ def xlsx_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[
     """
     from openpyxl import load_workbook
 
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception:  # a damaged workbook: nothing can be read
-        return [], []
+    with open(path, "rb") as handle:  # a file object: openpyxl refuses a workbook by its name (one saved as .csv)
+        try:
+            book = load_workbook(handle, read_only=True, data_only=True)
+        except Exception:  # a damaged workbook: nothing can be read
+            return [], []
+        return _workbook_records(book, contract)
+
+
+def _workbook_records(book, contract: Contract) -> tuple[list[str], list[tuple[int, list[str], str]]]:
     try:
         sheets = book.worksheets[:1] if contract.sheets == "first" else list(book.worksheets)
         header: list[str] = []

@@ -267,14 +267,51 @@ def test_an_empty_file_is_rejected(conn, all_contracts, name):
 
 
 def test_a_header_only_file_loads_nothing_and_fails_the_gate(conn, test_db, all_contracts):
-    from household_monitoring.quality import validate_batch
+    from household_monitoring.quality import HELD_BACK_ADVICE, validate_batch
 
     contract = all_contracts["medical_settlements"]
     result = _load(conn, contract, "files/header_only.csv")
     assert _outcome(result) == ("loaded", 0, 0, 0)
     gate = validate_batch(conn, test_db, contract, result.batch_id)
     assert gate.status == "failed_validation"
-    assert "expect_table_row_count_to_be_between" in gate.message and gate.message.startswith("header_only.csv")
+    assert gate.message == (
+        "header_only.csv: failed blocking expectations: expect_table_row_count_to_be_between (volume: a day's "
+        f"extract has at least one record): observed 0. {HELD_BACK_ADVICE}"
+    )
+
+
+def test_a_workbook_sent_under_a_csv_name_is_rejected_with_what_to_ask_for(conn, all_contracts):
+    result = _load(conn, all_contracts["medical_settlements"], "files/workbook_named_csv.csv")
+    assert _outcome(result) == ("rejected", 2, 0, 2)
+    problem = (
+        "an Excel workbook (.xlsx) or another zip file with a .csv name, not CSV text: ask the department to "
+        "export it as CSV (Excel: Save As, CSV UTF-8) and send it again, then re-run the date"
+    )
+    assert result.message == f"workbook_named_csv.csv: {problem}"
+    quarantined = conn.execute(
+        "select _row_number, raw_record ->> '结算单号', raw_record ->> '个人自付', reasons"
+        " from quarantine.medical_settlements where _batch_id = %s order by _row_number",
+        (result.batch_id,),
+    ).fetchall()
+    assert quarantined == [  # the workbook's cells, readable, not its zip bytes
+        (2, "FX41", "350.00", [f"batch rejected: {problem}"]),
+        (3, "FX42", "120.00", [f"batch rejected: {problem}"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "an Excel 97-2003 workbook (.xls) or another Office file"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document"),
+    ],
+)
+def test_an_xls_or_pdf_under_a_csv_name_is_rejected_as_what_it_is(conn, all_contracts, tmp_path, head, what):
+    path = tmp_path / "medical_settlements_20240715.csv"
+    path.write_bytes(head)
+    result = load_file(conn, all_contracts["medical_settlements"], path, DAY)
+    assert _outcome(result) == ("rejected", 0, 0, 0)
+    assert result.message.startswith(f"medical_settlements_20240715.csv: {what} with a .csv name, not CSV text: ")
 
 
 def test_records_cut_split_or_misshapen(conn, all_contracts):
@@ -586,6 +623,7 @@ RECORDS = {
     "files/quoted_newline.csv": 2,
     "files/stray_quote.csv": 51,
     "files/truncated_last_record.csv": 3,
+    "files/workbook_named_csv.csv": 2,
     "files/wrong_field_counts.csv": 4,
     "files/zero_bytes.csv": 0,
     "header_drift/extra_columns.csv": 2,

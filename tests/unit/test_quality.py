@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from household_monitoring.loading import load_file
-from household_monitoring.quality import validate_batch
+from household_monitoring.quality import HELD_BACK_ADVICE, validate_batch
 from household_monitoring.sample_data.generator import REGISTER_HEADER
 
 ROW = "{hh},{pid},名{n},户主,男,1980-01-01,653129100001,脱贫户,普通劳动力,正常,"
@@ -43,7 +43,11 @@ def _check_truncation(conn, test_db, contract, tmp_path):
     shrunk = load_file(conn, contract, _register(tmp_path, "r2.csv", _ids(17)), date(2032, 1, 2))
     gate = validate_batch(conn, test_db, contract, shrunk.batch_id)
     assert gate.status == "failed_validation"
-    assert gate.message == "r2.csv: failed blocking expectations: expect_table_row_count_to_be_between"
+    assert gate.message == (
+        "r2.csv: failed blocking expectations: expect_table_row_count_to_be_between (volume: a full extract keeps"
+        " at least 90% of the previous published one (20 rows); fewer means a truncated export): observed 17. "
+        + HELD_BACK_ADVICE
+    )
     blocked = conn.execute(
         "select observed_value from audit.dq_results where batch_id = %s and not success", (shrunk.batch_id,)
     ).fetchall()
@@ -82,7 +86,10 @@ def test_every_expectation_keeps_its_counts_and_examples_show_only_where_found(f
         finally:
             event.remove(Engine, "after_cursor_execute", after)
         assert gate.status == "failed_validation"
-        assert gate.message == "r.csv: failed blocking expectations: expect_column_values_to_be_in_set(sex)"
+        assert gate.message == (
+            "r.csv: failed blocking expectations: expect_column_values_to_be_in_set(sex) (contract: sex codes): "
+            f"2 of 25 rows, e.g. '?'. {HELD_BACK_ADVICE}"
+        )
         rows = conn.execute(
             """select expectation_type, column_name, success, unexpected_count, element_count,
                       details -> 'partial_unexpected_list'
@@ -185,8 +192,11 @@ def test_a_broken_row_rule_fails_the_gate_and_names_its_rows(fresh_db, contracts
         gate = validate_batch(conn, fresh_db, contract, batch.batch_id)
         assert gate.status == "failed_validation"
         assert gate.message == (
-            "s.csv: failed blocking expectations: expect_column_values_to_be_null(_rule_out_of_pocket_balances), "
-            "expect_column_values_to_be_null(_rule_discharge_not_before_admission)"
+            "s.csv: failed blocking expectations: expect_column_values_to_be_null(_rule_out_of_pocket_balances) "
+            "(contract row rule out_of_pocket_balances): 1 of 4 rows, e.g. 'row 3: out_of_pocket 10318.19 <> "
+            "10318.18'; expect_column_values_to_be_null(_rule_discharge_not_before_admission) (contract row rule "
+            "discharge_not_before_admission): 1 of 4 rows, e.g. 'row 5: discharge_date 2024-05-01 < admission_date "
+            f"2024-05-08'. {HELD_BACK_ADVICE}"
         )
         rows = conn.execute(
             """select column_name, success, unexpected_count, element_count, details -> 'partial_unexpected_list',
