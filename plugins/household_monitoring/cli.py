@@ -85,6 +85,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_path = config.var_dir() / "logs" / "run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     dates = _dates(args.start, args.end)
+    if args.landed:
+        from household_monitoring.history import landed_dates
+
+        landed = set(landed_dates(config.landing_dir()))
+        missing = [d for d in dates if d not in landed]
+        if missing:
+            _say(
+                f"run --landed: no files landed for {', '.join(map(str, missing))} in {config.landing_dir()} "
+                "(<source>/<YYYY-MM-DD>/<file>); choose the dates with --start and --end"
+            )
+            return 2
     _say("[1/4] Warehouse")
     started = time.perf_counter()
     database = _Database()
@@ -92,20 +103,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         timings["database"] = time.perf_counter() - started
 
         first = args.start - timedelta(days=args.history_days)
-        _say(f"[2/4] Sample extracts: {args.households} households, {first} .. {args.end}")
+        if args.landed:
+            _say(f"[2/4] Extracts: the files in {config.landing_dir()} as they are (--landed: no sample written)")
+        else:
+            _say(f"[2/4] Sample extracts: {args.households} households, {first} .. {args.end}")
         started = time.perf_counter()
-        county = generate_county(
-            config.landing_dir(),
-            households=args.households,
-            start=args.start,
-            end=args.end,
-            seed=args.seed,
-            history_start=first,
+        county = (
+            None
+            if args.landed
+            else generate_county(
+                config.landing_dir(),
+                households=args.households,
+                start=args.start,
+                end=args.end,
+                seed=args.seed,
+                history_start=first,
+            )
         )
-        n_files = sum(len(v) for v in county.files.values())
-        timings["generate"] = time.perf_counter() - started
-        _say(f"      {n_files} files in {config.landing_dir()} ({timings['generate']:.1f} s)")
-        _say(f"      scenarios: {county.scenario_dates.describe()}")
+        if county is not None:
+            n_files = sum(len(v) for v in county.files.values())
+            timings["generate"] = time.perf_counter() - started
+            _say(f"      {n_files} files in {config.landing_dir()} ({timings['generate']:.1f} s)")
+            _say(f"      scenarios: {county.scenario_dates.describe()}")
         if args.history_days:
             from household_monitoring.history import load_history
 
@@ -510,8 +529,20 @@ def main(argv: list[str] | None = None) -> int:
             help="daily extracts for this many days before --start (run: loaded without DAG runs)",
         )
 
-    p = sub.add_parser("run", help="generate the sample county and run the DAG for each date")
+    p = sub.add_parser(
+        "run",
+        help="generate the sample county and run the DAG for each date",
+        description="e.g. hm run (the sample county, 2024-07-15 .. 17); after a corrected file was put in the "
+        "landing folder: hm run --landed --start 2024-07-16 --end 2024-07-16 (that date again, then the later ones "
+        "with --end)",
+    )
     sample_options(p)
+    p.add_argument(
+        "--landed",
+        action="store_true",
+        help="run the DAG on the files already in the landing folder, as they are (a corrected file put in, a date "
+        "re-run): no sample is written; --households and --seed are not used",
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("generate", help="write the sample extracts")
     sample_options(p)
