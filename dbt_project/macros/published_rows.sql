@@ -42,6 +42,12 @@
     row; earlier versions stay in raw for the audit trail.
     _first_known_on is the logical date the record was first published: the date the
     pipeline learnt of it, which a re-delivery of the same record never moves.
+    A version is a change of the record's contract columns (those of the source's yml,
+    generated from its contract): a record delivered again unchanged (a cumulative export,
+    the same file sent again on a later day) keeps the batch, row and file of the delivery
+    that brought its current values, so a warning's lineage never cites a file published
+    after the warning. Sent back to an earlier value (A, B, A), the record's version is the
+    delivery that brought it back.
     In an incremental model's daily run only the records the changed batches can change
     are ranked (macros/incremental_staging.sql); a full build ranks every record. -#}
 {% macro latest_published_rows(source_name, table_name, key_columns) -%}
@@ -57,29 +63,59 @@
     )
 
     {% endif -%}
+    {%- set record = source_record(source_name) %}
     select *
     from (
         select
-            published.*,
+            deliveries.*,
             row_number() over (
                 partition by {{ key_columns | join(', ') }}
                 order by
-                    published._logical_date desc,
-                    published._delivered_at desc,
-                    published._batch_id desc,
-                    published._row_number desc
-            ) as _version_rank,
-            min(published._logical_date) over (partition by {{ key_columns | join(', ') }}) as _first_known_on
-        from ({{ published_rows(source_name, table_name, build_scope=true) }}) as published
-        {%- if is_incremental() %}
-            where ({{ key_columns | join(', ') }}) in (select {{ key_columns | join(', ') }} from changed_keys)
-        {%- endif %}
+                    deliveries._logical_date desc,
+                    deliveries._delivered_at desc,
+                    deliveries._batch_id desc,
+                    deliveries._row_number desc
+            ) as _version_rank
+        from (
+            select
+                published.*,
+                min(published._logical_date) over (partition by {{ key_columns | join(', ') }}) as _first_known_on,
+                ({{ record }} is distinct from lag({{ record }}) over (
+                    partition by {{ key_columns | join(', ') }}
+                    order by
+                        published._logical_date,
+                        published._delivered_at,
+                        published._batch_id,
+                        published._row_number
+                )) as _is_new_version
+            from ({{ published_rows(source_name, table_name, build_scope=true) }}) as published
+            {%- if is_incremental() %}
+                where ({{ key_columns | join(', ') }}) in (select {{ key_columns | join(', ') }} from changed_keys)
+            {%- endif %}
+        ) as deliveries
+        where _is_new_version
     ) as versions
     where _version_rank = 1
 {%- endmacro %}
 
+{#- A record's version as a row of its contract columns (contract_sources(), generated from
+    the contract), read from the alias published: row(published.<column>, ...). -#}
+{% macro source_record(source_name) -%}
+    {%- set columns = [] -%}
+    {%- for src in contract_sources() if src.name == source_name -%}
+        {%- for column in src.columns -%}
+            {%- do columns.append('published.' ~ column) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if execute and not columns -%}
+        {{ exceptions.raise_compiler_error('no contract lists the columns of source ' ~ source_name) }}
+    {%- endif -%}
+    row({{ columns | join(', ') if columns else 'published._batch_id' }})
+{%- endmacro %}
+
 {#- The lineage columns every staging model of a versioned source ends with: when the
-    record was first published, and the batch, row and file of its latest version. -#}
+    record was first published, and the batch, row and file of the delivery that brought its
+    current values (latest_published_rows). -#}
 {% macro batch_lineage_columns() -%}
         _first_known_on as known_on,
         _batch_id as batch_id,

@@ -109,19 +109,21 @@ def render_quarantine_sources(contracts: dict[str, Contract]) -> str:
 
 
 def render_contract_sources_macro(contracts: dict[str, Contract]) -> str:
-    """The dbt macro ``contract_sources()``: every contract's source and freshness, known at parse time.
+    """The dbt macro ``contract_sources()``: every contract's source, freshness and columns, known at parse time.
 
     Models that cover every source (the scorecard) loop over it; a ``graph`` lookup would
-    be empty while dbt parses, and ``source()`` calls must be seen then.
+    be empty while dbt parses (and in a unit test), and ``source()`` calls must be seen then.
+    ``columns`` are the contract's columns in contract order: what a version of a record is
+    made of (``latest_published_rows``).
     """
     items = ",\n        ".join(
         f"{{'name': '{c.source}', 'warn_after_days': {c.freshness_warn_days}, "
-        f"'error_after_days': {c.freshness_error_days}}}"
+        f"'error_after_days': {c.freshness_error_days},\n         'columns': {c.column_names!r}}}"
         for c in contracts.values()
     )
     return (
         "{#- Generated from expectations/contracts/*.yml by `hm dbt-sources`; do not edit.\n"
-        "    Every contract's source with its freshness (days), in file-name order. -#}\n"
+        "    Every contract's source with its freshness (days) and its columns, in file-name order. -#}\n"
         "{% macro contract_sources() -%}\n"
         f"    {{{{ return([\n        {items}\n    ]) }}}}\n"
         "{%- endmacro %}\n"
