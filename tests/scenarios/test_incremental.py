@@ -161,6 +161,8 @@ def daily(server, tmp_path_factory, var_dir):
     shutil.move(late_folder, held)
     # The last day corrects a settlement of the first: 10.00 yuan moved to medical assistance.
     first = next((landing / "medical_settlements" / DAYS[0].isoformat()).iterdir())
+    # With the late file comes the first day's file again, unchanged (a cumulative export).
+    shutil.copy(first, held / f"resent_{first.name}")
     with open(first, encoding="gbk", newline="") as fh:
         header, *rows = list(csv.reader(fh))
     row = next(r for r in rows if _clean_settlement(header, r))
@@ -272,6 +274,37 @@ def test_full_refresh_equals_the_daily_runs(daily):
     assert differing == []
     assert len(incremental["marts.fct_risk_warnings"]) == 10  # the calibrated sample: a few per cent of 206 households
     assert len(incremental["marts.mart_household_income"]) == 3 * len(incremental["marts.mart_household_risk"])
+
+
+def test_a_file_sent_again_unchanged_moves_no_record_and_no_lineage(daily):
+    """The first day's settlements sent again on the second: each record keeps the delivery that brought its values."""
+    db, *_ = daily
+    with connect(db, autocommit=True) as conn:
+        resent = conn.execute(
+            """select resent.batch_id, resent.rows_loaded, resent.message, original.rows_loaded
+               from audit.load_batches as resent
+               inner join audit.load_batches as original
+                 on original.file_hash = resent.file_hash and original.logical_date = %s
+                    and original.status = 'published'
+               where starts_with(resent.file_name, 'resent_') and resent.status = 'published'""",
+            (DAYS[0],),
+        ).fetchone()
+        cited = conn.execute(
+            """select batches.logical_date, starts_with(batches.file_name, 'resent_'), count(*)
+               from marts.fct_risk_warning_lineage as lineage
+               inner join audit.load_batches as batches on lineage.batch_id = batches.batch_id
+               where lineage.evidence_model = 'stg_medical_settlements__settlements'
+               group by 1, 2 order by 1, 2"""
+        ).fetchall()
+        in_staging = conn.execute(
+            "select count(*) filter (where batch_id = %s), count(*) filter (where known_on = %s)"
+            " from staging.stg_medical_settlements__settlements",
+            (resent[0], DAYS[1]),
+        ).fetchone()
+    assert resent[1] == resent[3] > 0 and "same content as batch" in resent[2]
+    assert in_staging[0] == 0  # not one record's version is the resend
+    # the first day's settlements and the last day's corrections (S2's lifted warning): never the resend
+    assert [(day, is_resend) for day, is_resend, _ in cited] == [(DAYS[0], False), (DAYS[-1], False)]
 
 
 def test_a_correction_counts_from_its_own_date(daily):
