@@ -466,18 +466,22 @@ def _quarantine_duplicate_keys(
     return len(moved)
 
 
-def _salvage_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str], str | None]]]:
-    """Every record of a rejected CSV file, decoded so that no byte is lost.
+def _salvage_records(
+    path: Path, contract: Contract
+) -> tuple[list[str], list[tuple[int, list[str] | dict[str, str], str | None]]]:
+    """Every record of a rejected file, decoded so that no byte is lost.
 
-    Decoded in the encoding the file most likely has (its sample's), with bytes that
-    do not decode kept as ``\\xNN`` escapes (for the quarantine only; the loader never
-    loads such text). Returns ``(header, [(row_number, fields, sheet)])``. An .xlsx
-    file's rows (also one sent under a .csv name) are its cells as text
-    (``readers.xlsx_records``), when the workbook opens.
+    A CSV file is decoded in the encoding it most likely has (its sample's), with bytes
+    that do not decode kept as ``\\xNN`` escapes (for the quarantine only; the loader never
+    loads such text). Returns ``(header, [(row_number, fields, sheet)])``. A workbook's
+    rows (also of one sent under a .csv name: every sheet) are ``{label: cell}`` under
+    their own sheet's header (``readers.xlsx_records``), when the workbook opens.
     """
     if path.suffix.lower() == ".xlsx" or workbook_in_disguise(path):
-        header, rows = xlsx_records(path, contract)
-        return header, [(number, cells, sheet if contract.sheets != "first" else None) for number, cells, sheet in rows]
+        disguised = path.suffix.lower() != ".xlsx"  # every sheet: which one the department meant is not known
+        rows = xlsx_records(path, contract, every_sheet=disguised)
+        named = disguised or contract.sheets != "first"
+        return [], [(number, cells, sheet if named else None) for number, cells, sheet in rows]
     encoding = guess_encoding(path, contract)
     with open(path, encoding=encoding, errors="backslashreplace", newline="") as fh:
         rows = csv.reader(fh)

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -76,26 +77,43 @@ def _normalise_header(text: str) -> str:
 def record_labels(header: list[str]) -> list[str]:
     """One distinct label per header position, the keys of a record kept as JSON (``_extra``, quarantine).
 
-    A header's own text where it is unique; a blank header is ``_field_<n>`` and a header
-    repeating an earlier one (compared as written) is ``<header> (column <n>)``, ``n``
-    counting from 1 — so two columns both headed 备注 keep both values, as ``备注`` and
-    ``备注 (column 13)``. A field beyond the header is ``_field_<n>`` too (``label_at``).
+    A header's own text on its first occurrence; the k-th column headed the same (compared
+    as written) is ``<header> (k)`` — two columns both headed 备注 keep both values, as
+    ``备注`` and ``备注 (2)``, and an .xlsx's sheets line up by occurrence whatever their
+    column order; a blank header is ``_field_<n>`` (``n``: its column, from 1), as a field
+    beyond the header is (``label_at``). A generated label that a header of the file already
+    has as its own text gets ``#<n>`` appended until it is distinct (a header written
+    ``备注 (2)``, or ``_field_13``, keeps its name): no value is ever lost under another's key.
     """
+    texts = [str(raw) for raw in header]
+    used = {text for text in texts if text.strip()}  # every header's own text keeps its name first
     labels: list[str] = []
-    used: set[str] = set()
-    for position, raw in enumerate(header, start=1):
-        text = str(raw)
-        label = f"_field_{position}" if not text.strip() else text
-        if label in used:
-            label = f"{text} (column {position})"
+    seen: dict[str, int] = {}
+    for position, text in enumerate(texts, start=1):
+        if text.strip():
+            seen[text] = seen.get(text, 0) + 1
+            if seen[text] == 1:
+                labels.append(text)
+                continue
+            label = f"{text} ({seen[text]})"
+        else:
+            label = f"_field_{position}"
+        while label in used:
+            label += f"#{position}"
         used.add(label)
         labels.append(label)
     return labels
 
 
 def label_at(labels: list[str], position: int) -> str:
-    """The label of header position ``position`` (from 0), ``_field_<n>`` beyond the header."""
-    return labels[position] if position < len(labels) else f"_field_{position + 1}"
+    """The label of header position ``position`` (from 0); beyond the header ``_field_<n>`` (``n`` from 1),
+    with ``#<n>`` appended while the header already has that label."""
+    if position < len(labels):
+        return labels[position]
+    label = f"_field_{position + 1}"
+    while label in labels:
+        label += f"#{position + 1}"
+    return label
 
 
 @dataclass
@@ -118,7 +136,7 @@ class BadRecord:
     """A record that cannot be split into the header's fields (too many or too few)."""
 
     row_number: int
-    fields: list[str]
+    fields: list[str] | dict[str, str]  # in header order, or {label: value} (a worksheet's own labels)
     reason: str
     sheet: str | None = None
 
@@ -761,12 +779,13 @@ def _is_1904(path: Path) -> bool:
     return re.search(r"""date1904\s*=\s*["'](1|true)["']""", xml) is not None
 
 
-def xlsx_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[int, list[str], str]]]:
-    """Every non-empty row of a workbook's sheets (as the contract names them) as text, for the quarantine.
+def xlsx_records(path: Path, contract: Contract, every_sheet: bool = False) -> list[tuple[int, dict[str, str], str]]:
+    """Every non-empty row of a workbook's sheets as text, for the quarantine of a rejected batch.
 
-    Returns ``(first sheet's header, [(row_number, cells, sheet)])``; ``([], [])`` when
-    the workbook cannot be opened at all. For a rejected batch: rows read still counts
-    the file's rows.
+    Returns ``[(row_number, {label: cell}, sheet)]``, each row under its own sheet's header
+    (``record_labels``; the first non-blank row of the sheet), from the sheets the contract
+    names (``every_sheet``: all of them, for a workbook sent under a .csv name); ``[]`` when
+    the workbook cannot be opened at all. Rows read still counts the file's rows.
     """
     from openpyxl import load_workbook
 
@@ -774,28 +793,27 @@ def xlsx_records(path: Path, contract: Contract) -> tuple[list[str], list[tuple[
         try:
             book = load_workbook(handle, read_only=True, data_only=True)
         except Exception:  # a damaged workbook: nothing can be read
-            return [], []
-        return _workbook_records(book, contract)
-
-
-def _workbook_records(book, contract: Contract) -> tuple[list[str], list[tuple[int, list[str], str]]]:
-    try:
-        sheets = book.worksheets[:1] if contract.sheets == "first" else list(book.worksheets)
-        header: list[str] = []
-        records = []
-        for sheet in sheets:
-            rows = sheet.iter_rows(values_only=True)
-            first = [_cell_text(v) for v in next(rows, None) or ()]
-            header = header or first
-            for number, values in enumerate(rows, start=2):
-                cells = [_cell_text(v) for v in values]
-                if any(c.strip() for c in cells):
-                    records.append((number, cells, sheet.title))
-        return header, records
-    except Exception:
-        return [], []
-    finally:
-        book.close()
+            return []
+        try:
+            sheets = book.worksheets[:1] if contract.sheets == "first" and not every_sheet else book.worksheets
+            records = []
+            for sheet in sheets:
+                labels = None
+                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    cells = [_cell_text(v) for v in values]
+                    if not any(c.strip() for c in cells):
+                        continue
+                    if labels is None:
+                        while cells and not cells[-1].strip():
+                            cells.pop()
+                        labels = record_labels(cells)
+                    else:
+                        records.append((number, {label_at(labels, i): c for i, c in enumerate(cells)}, sheet.title))
+            return records
+        except Exception:
+            return []
+        finally:
+            book.close()
 
 
 def _open_xlsx(path: Path, contract: Contract) -> Extract:
@@ -828,6 +846,10 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
             sheet_header = [_cell_text(v) for v in first] if first is not None else []
             while sheet_header and not sheet_header[-1].strip():
                 sheet_header.pop()
+            if sheet_header and sheet.width > len(sheet_header):
+                # cells under blank headers at the end of the header row: columns too, when a
+                # record has a value there (as in a CSV: ``_field_<n>``), not the sheet's formatting
+                sheet_header += [""] * (_widest_record(sheet, first_row) - len(sheet_header))
             if not any(h.strip() for h in sheet_header):
                 if len(sheets) > 1 and layouts:
                     continue  # an empty extra sheet (a blank "Sheet2") holds no record
@@ -849,7 +871,7 @@ def _open_xlsx(path: Path, contract: Contract) -> Extract:
                     canonical[key] = len(header)
                     header.append(raw)
                 order.append(canonical[key])
-            layouts.append((sheet.name, cells, order, first_row + 1))
+            layouts.append((sheet.name, cells, order, first_row + 1, record_labels(sheet_header)))
         positions, extra = map_header(path, header, contract)
     except BatchRejected:
         book.close()
@@ -909,8 +931,19 @@ def _xlsx_cell(value: object, column, date1904: bool) -> str:
     return _cell_text(value)
 
 
+def _widest_record(sheet, header_row: int) -> int:
+    """The most cells up to a last non-blank one among a sheet's rows after ``header_row`` (a second pass)."""
+    widest = 0
+    for row in islice(sheet.iter_rows(), header_row, None):
+        used = len(row)
+        while used > widest and not _cell_text(row[used - 1]).strip():
+            used -= 1
+        widest = max(widest, used)
+    return widest
+
+
 def _row_blocks(
-    layouts: list[tuple[str, Iterator[list], list[int], int]],
+    layouts: list[tuple[str, Iterator[list], list[int], int, list[str]]],
     width: int,
     kinds: dict,
     date1904: bool,
@@ -921,7 +954,8 @@ def _row_blocks(
     """Worksheet rows (after each sheet's header) -> blocks of ``size`` records.
 
     ``layouts``: per sheet, its title, its remaining rows, the position of each of its
-    cells in the extract's header and the row number of its first record. A number cell
+    cells in the extract's header, the row number of its first record and its own header's
+    ``record_labels`` (a row wider than its sheet's header is quarantined under those). A number cell
     that cannot be what its column holds (see ``_xlsx_cell``) makes its row a
     ``BadRecord`` naming column and reason. Cells of a column that needs no conversion
     (text, money, codes...) take the plain text path. ``padded`` receives, per column,
@@ -938,7 +972,7 @@ def _row_blocks(
     sheet_names: list[str] = []
     bad: list[BadRecord] = []
     special = {pos for pos, column in kinds.items() if column.type in ("date", "resident_id", "text")}
-    for title, cells, order, first_record in layouts:
+    for title, cells, order, first_record, labels in layouts:
         sheet = title if with_sheet else None
         targets = [(i, order[i], kinds[order[i]] if order[i] in special else None) for i in range(len(order))]
         for row_number, values in enumerate(cells, start=first_record):
@@ -950,7 +984,7 @@ def _row_blocks(
                 continue  # empty spreadsheet row
             if used > len(order):
                 reason = f"row has {used} fields, the header has {len(order)}"
-                bad.append(BadRecord(row_number, texts[:used], reason, sheet))
+                bad.append(BadRecord(row_number, {label_at(labels, i): texts[i] for i in range(used)}, reason, sheet))
                 continue
             row = [""] * width
             problem = None

@@ -458,12 +458,10 @@ def test_extra_columns_are_kept_in_raw_and_reported(conn, all_contracts):
 def test_two_extra_columns_under_one_header_both_keep_their_values(conn, all_contracts):
     result = _load(conn, all_contracts["medical_settlements"], "header_drift/repeated_extra_columns.csv")
     assert _outcome(result) == ("loaded", 2, 2, 0)
-    assert result.message == (
-        "repeated_extra_columns.csv: extra columns kept in raw._extra: 备注, 备注 (column 13), _field_14"
-    )
+    assert result.message == ("repeated_extra_columns.csv: extra columns kept in raw._extra: 备注, 备注 (2), _field_14")
     assert _raw(conn, "medical_settlements", "settlement_id, _extra", result.batch_id) == [
-        ("FX1", {"备注": "复查", "备注 (column 13)": "转院", "_field_14": "x"}),
-        ("FX2", {"备注": "", "备注 (column 13)": "门诊", "_field_14": ""}),
+        ("FX1", {"备注": "复查", "备注 (2)": "转院", "_field_14": "x"}),
+        ("FX2", {"备注": "", "备注 (2)": "门诊", "_field_14": ""}),
     ]
 
 
@@ -476,15 +474,111 @@ def test_a_contract_column_twice_rejects_the_batch_and_quarantines_both_values(c
     record = conn.execute(
         "select raw_record from quarantine.medical_settlements where _batch_id = %s", (result.batch_id,)
     ).fetchone()[0]
-    assert (record["个人自付"], record["个人自付 (column 12)"]) == ("350.00", "300.00")
+    assert (record["个人自付"], record["个人自付 (2)"]) == ("350.00", "300.00")
+
+
+def test_a_header_written_as_a_generated_label_keeps_both_values(conn, all_contracts, tmp_path):
+    from household_monitoring.sample_data.generator import MEDICAL_HEADER
+
+    def write(name: str, extra_header: list[str], rows: list[list[str]]) -> Path:
+        line = ",".join([*MEDICAL_HEADER, *extra_header]) + "\n"
+        line += "".join(
+            f"FX{60 + i},{ID_A},艾力,县人民医院,2024-05-08,2024-05-20,100.00,50.00,0.00,0.00,50.00,"
+            + ",".join(row)
+            + "\n"
+            for i, row in enumerate(rows)
+        )
+        (tmp_path / name).write_text(line, encoding="utf-8")
+        return tmp_path / name
+
+    contract = all_contracts["medical_settlements"]
+    clash = load_file(conn, contract, write("clash.csv", ["备注", "备注", "备注 (2)"], [["p", "q", "r"]]), DAY)
+    assert _raw(conn, "medical_settlements", "_extra", clash.batch_id) == [
+        ({"备注": "p", "备注 (2)#13": "q", "备注 (2)": "r"},)
+    ]
+    field = load_file(conn, contract, write("field.csv", ["_field_13"], [["hv"], ["hv", "beyond"]]), DAY)
+    assert _outcome(field) == ("loaded", 2, 1, 1)
+    record = conn.execute(
+        "select raw_record from quarantine.medical_settlements where _batch_id = %s", (field.batch_id,)
+    ).fetchone()[0]
+    assert (record["_field_13"], record["_field_13#13"]) == ("hv", "beyond")  # its header's, and beyond it
+
+
+def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_cells_under_blank_headers_of_a_worksheet_are_kept_as_in_a_csv(conn, all_contracts, tmp_path):
+    book = _workbook(
+        tmp_path / "blank_headers.xlsx",
+        {
+            "一乡": [
+                ["身份证号", "编码", "日期", "金额", "", "备注"],
+                [ID_A, "001250", "2024-03-15", 1, "a", "b", "c"],
+            ],
+            "二乡": [["备注", "身份证号", "编码", "日期", "金额"], ["d", ID_B, "001251", "2024-03-16", 2, "e"]],
+        },
+    )
+    result = load_file(conn, all_contracts["fixture_excel"], book, DAY)
+    assert _outcome(result) == ("loaded", 2, 2, 0)
+    assert _raw(conn, "fixture_excel", "code, _extra", result.batch_id) == [
+        ("001250", {"_field_5": "a", "备注": "b", "_field_7": "c"}),
+        ("001251", {"_field_5": "e", "备注": "d", "_field_7": ""}),
+    ]
+
+
+def test_a_rejected_workbook_quarantines_each_sheet_under_its_own_header(conn, all_contracts, tmp_path):
+    book = _workbook(
+        tmp_path / "rejected.xlsx",
+        {
+            "一乡": [["身份证号", "编码", "日期", "金额"], [ID_A, "001252", "2024-03-15", 1]],
+            "二乡": [["金额", "身份证号", "日期"], [2, ID_B, "2024-03-16"]],  # no 编码: the batch is rejected
+        },
+    )
+    result = load_file(conn, all_contracts["fixture_excel"], book, DAY)
+    assert _outcome(result) == ("rejected", 2, 0, 2)
+    assert conn.execute(
+        "select _sheet, _row_number, raw_record from quarantine.fixture_excel where _batch_id = %s order by 1",
+        (result.batch_id,),
+    ).fetchall() == [
+        ("一乡", 2, {"身份证号": ID_A, "编码": "001252", "日期": "2024-03-15", "金额": "1"}),
+        ("二乡", 2, {"金额": "2", "身份证号": ID_B, "日期": "2024-03-16"}),
+    ]
+
+
+def test_every_sheet_of_a_workbook_under_a_csv_name_is_quarantined(conn, all_contracts, tmp_path):
+    from household_monitoring.sample_data.generator import MEDICAL_HEADER
+
+    row = ["FX70", ID_A, "艾力", "县人民医院", "2024-05-08", "2024-05-20", "100.00", "50.00", "0.00", "0.00", "50.00"]
+    book = _workbook(
+        tmp_path / "medical_settlements_two_sheets.xlsx",
+        {"一月": [MEDICAL_HEADER, row], "二月": [MEDICAL_HEADER, ["FX71", *row[1:]], row]},
+    )
+    disguised = book.rename(tmp_path / "medical_settlements_two_sheets.csv")
+    result = load_file(conn, all_contracts["medical_settlements"], disguised, DAY)
+    assert _outcome(result) == ("rejected", 3, 0, 3)
+    assert conn.execute(
+        "select _sheet, _row_number, raw_record ->> '结算单号' from quarantine.medical_settlements"
+        " where _batch_id = %s order by 1, 2",
+        (result.batch_id,),
+    ).fetchall() == [("一月", 2, "FX70"), ("二月", 2, "FX71"), ("二月", 3, "FX70")]
 
 
 def test_repeated_extra_headers_line_up_across_sheets(conn, all_contracts):
     result = _load(conn, all_contracts["fixture_excel"], "excel/repeated_extra_columns.xlsx")
     assert _outcome(result) == ("loaded", 2, 2, 0)
     assert _raw(conn, "fixture_excel", "code, _sheet, _extra", result.batch_id) == [
-        ("001240", "一乡", {"备注": "复查", "备注 (column 6)": "转院"}),
-        ("001241", "二乡", {"备注": "门诊", "备注 (column 6)": "住院"}),
+        ("001240", "一乡", {"备注": "复查", "备注 (2)": "转院"}),
+        ("001241", "二乡", {"备注": "门诊", "备注 (2)": "住院"}),
     ]
 
 
