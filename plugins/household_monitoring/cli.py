@@ -1,6 +1,7 @@
 """``hm``: the commands a data engineer runs.
 
     hm run                  sample county -> Airflow DAG runs for each date -> marts, Data Docs, ledger
+    hm run --landed --start D --end D   the DAG again for dates D..D on the files as they landed (a corrected file)
     hm generate             write the sample extracts into the landing zone
     hm load-history --from D --to D   load and gate every date's files, then build the marts once
     hm db start|stop|url    the private PostgreSQL (used when no server is configured)
@@ -89,13 +90,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         from household_monitoring.history import landed_dates
 
         landed = set(landed_dates(config.landing_dir()))
-        missing = [d for d in dates if d not in landed]
-        if missing:
+        if not landed:
             _say(
-                f"run --landed: no files landed for {', '.join(map(str, missing))} in {config.landing_dir()} "
-                "(<source>/<YYYY-MM-DD>/<file>); choose the dates with --start and --end"
+                f"run --landed: no dated folder in {config.landing_dir()} (<source>/<YYYY-MM-DD>/<file>): "
+                "put the departments' files there first, or run `hm run` for the sample county"
             )
             return 2
+        # A date without files still runs: batches of files no longer there are withdrawn, and the
+        # day is recorded with nothing received (a holiday).
+        empty = [d for d in dates if d not in landed]
+        if empty:
+            _say(
+                f"run --landed: no files for {', '.join(map(str, empty))} in {config.landing_dir()}: those runs "
+                "withdraw the batches of files no longer there and record nothing received"
+            )
     _say("[1/4] Warehouse")
     started = time.perf_counter()
     database = _Database()
@@ -531,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser(
         "run",
-        help="generate the sample county and run the DAG for each date",
+        help="generate the sample county and run the DAG for each date (--landed: on the files already landed)",
         description="e.g. hm run (the sample county, 2024-07-15 .. 17); after a corrected file was put in the "
         "landing folder: hm run --landed --start 2024-07-16 --end 2024-07-16 (that date again, then the later ones "
         "with --end)",

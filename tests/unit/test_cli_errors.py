@@ -43,13 +43,12 @@ def test_the_warehouse_database_is_never_the_maintenance_database_by_default():
     )
 
 
-def test_run_on_the_landed_files_names_the_dates_that_have_none(tmp_path, monkeypatch, capsys):
-    # `hm run --landed` re-runs dates on the landing folder as it is; a date with no folder is named, nothing runs
-    (tmp_path / "medical_settlements" / "2031-01-02").mkdir(parents=True)
-    monkeypatch.setenv("HM_LANDING_DIR", str(tmp_path))
+def test_run_on_the_landed_files_needs_a_landing_folder(tmp_path, monkeypatch, capsys):
+    # `hm run --landed` re-runs dates on the landing folder as it is; with no dated folder at all, nothing runs
+    monkeypatch.setenv("HM_LANDING_DIR", str(tmp_path / "landing"))
     assert main(["run", "--landed", "--start", "2031-01-01", "--end", "2031-01-02"]) == 2
     said = capsys.readouterr()
     assert (
-        f"run --landed: no files landed for 2031-01-01 in {tmp_path} (<source>/<YYYY-MM-DD>/<file>); "
-        "choose the dates with --start and --end"
+        f"run --landed: no dated folder in {tmp_path / 'landing'} (<source>/<YYYY-MM-DD>/<file>): put the "
+        "departments' files there first, or run `hm run` for the sample county"
     ) in said.out + said.err
