@@ -688,10 +688,11 @@ def guess_encoding(path: Path, contract: Contract) -> str:
 
 
 #: First bytes of files that are not text, as a department may send them under a .csv name.
+_EXCEL_ADVICE = "ask the department to export it as CSV (Excel: Save As, CSV UTF-8) and send it again"
 _NOT_TEXT = (
-    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip file"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls) or another Office file"),
-    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip file", _EXCEL_ADVICE),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls) or another Office file", _EXCEL_ADVICE),
+    (b"%PDF-", "a PDF document", "a PDF is a printout, not data: ask the department for the CSV export"),
 )
 
 
@@ -708,12 +709,11 @@ def _refuse_binary(path: Path, head: bytes) -> None:
     file is and what to ask the department for. A workbook's rows still reach the quarantine
     as cells (``xlsx_records``); an .xls or PDF is kept as the file, its hash in the ledger.
     """
-    for magic, what in _NOT_TEXT:
+    for magic, what, advice in _NOT_TEXT:
         if head.startswith(magic):
             raise BatchRejected(
                 path,
-                f"{what} with a {path.suffix or 'missing'} name, not CSV text: ask the department to export it as "
-                "CSV (Excel: Save As, CSV UTF-8) and send it again, then re-run the date",
+                f"{what} with a {path.suffix or 'missing'} name, not CSV text: {advice}, then re-run the date",
                 salvage=magic == b"PK\x03\x04",
             )
 
