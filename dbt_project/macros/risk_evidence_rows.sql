@@ -110,7 +110,10 @@
 {%- endmacro %}
 
 {#- Each evidence id of each warning transition, located: the lineage model's input per
-    household (transition, evidence id, and the batch and row it is found in now). -#}
+    household (transition, evidence id, and the batch and row it is found in: the record's
+    current version — the delivery that brought its current values — except a settlement
+    corrected after the transition, cited as the version in force on the transition's date,
+    stg_medical_settlements__corrected_versions). -#}
 {% macro lineage_evidence_located(household_filter='true') -%}
     with
 
@@ -127,6 +130,23 @@
             unnest(evidence_ids) as evidence_id
         from {{ ref('fct_risk_warning_events') }}
         where {{ household_filter }}
+    ),
+
+    -- a settlement corrected after its first publication is cited as the version in force on
+    -- the transition's date (the row the warning was raised on, not the later correction)
+    settlement_versions as (
+        select distinct on (evidence.warning_event_id, evidence.evidence_id)
+            evidence.warning_event_id,
+            evidence.evidence_id,
+            versions.batch_id,
+            versions.source_row_number
+        from evidence
+        inner join {{ ref('stg_medical_settlements__corrected_versions') }} as versions
+            on
+                evidence.evidence_id = versions.settlement_id
+                and versions.published_on <= evidence.event_date
+        where evidence.evidence_model = 'stg_medical_settlements__settlements'
+        order by evidence.warning_event_id asc, evidence.evidence_id asc, versions.published_on desc
     )
 
     select
@@ -137,11 +157,18 @@
         evidence.event_date,
         evidence.evidence_model,
         evidence.evidence_id,
-        evidence_rows.batch_id,
-        evidence_rows.source_row_number
+        coalesce(settlement_versions.batch_id, evidence_rows.batch_id) as batch_id,
+        case
+            when settlement_versions.batch_id is not null then settlement_versions.source_row_number
+            else evidence_rows.source_row_number
+        end as source_row_number
     from evidence
     left join ({{ risk_evidence_rows(lookup='select evidence_model, evidence_id from evidence') }}) as evidence_rows
         on
             evidence.evidence_model = evidence_rows.evidence_model
             and evidence.evidence_id = evidence_rows.evidence_id
+    left join settlement_versions
+        on
+            evidence.warning_event_id = settlement_versions.warning_event_id
+            and evidence.evidence_id = settlement_versions.evidence_id
 {%- endmacro %}

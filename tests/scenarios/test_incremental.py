@@ -326,7 +326,24 @@ def test_a_correction_counts_from_its_own_date(daily):
                where household_id = %s and rule_id = 'ILLNESS_OOP' order by event_seq""",
             (CORRECTED_HOUSEHOLD,),
         ).fetchall()
+        cited = conn.execute(
+            """select lineage.transition, batches.logical_date, batches.file_name = 'corrections.csv'
+               from marts.fct_risk_warning_lineage as lineage
+               inner join audit.load_batches as batches on lineage.batch_id = batches.batch_id
+               where lineage.household_id = %s and lineage.evidence_id in (
+                   select settlement_id from staging.stg_medical_settlements__corrected_versions)
+               order by lineage.event_date""",
+            (CORRECTED_HOUSEHOLD,),
+        ).fetchall()
+        versions = conn.execute(
+            """select published_on, out_of_pocket from staging.stg_medical_settlements__corrected_versions
+               where out_of_pocket in (2000.01, 1990.01) order by published_on"""
+        ).fetchall()
     assert sums == [(DAYS[0], Decimal("2000.01")), (DAYS[-1], Decimal("-10.00"))]  # not back-dated to DAYS[0]
+    # each transition cites the version it was raised on: the first day's row, then the correction's (the
+    # unchanged resend of DAYS[1] is no version)
+    assert cited == [("raised", DAYS[0], False), ("corrected", DAYS[-1], True)]
+    assert versions == [(DAYS[0], Decimal("2000.01")), (DAYS[-1], Decimal("1990.01"))]
     assert warnings == [("yellow", "lifted", DAYS[0], DAYS[-1], "correction")]
     assert transitions == [
         ("raised", DAYS[0], "awaiting_verification", Decimal("2000.01")),
