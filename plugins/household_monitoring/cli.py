@@ -86,6 +86,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_path = config.var_dir() / "logs" / "run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     dates = _dates(args.start, args.end)
+    if not dates:
+        _say(f"run: --start {args.start} is after --end {args.end}: nothing to run")
+        return 2
     if args.landed:
         from household_monitoring.history import landed_dates
 

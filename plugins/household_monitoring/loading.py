@@ -113,6 +113,11 @@ def _json_text(value) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\\u0000", "\\\\x00")
 
 
+def _array_element(value: str) -> str:
+    """One quoted element of a PostgreSQL text[] literal (backslash and quote escaped; a NUL as ``\\x00``)."""
+    return '"' + value.replace("\x00", "\\x00").replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _pg_text(value: str | None) -> str | None:
     """Text PostgreSQL accepts, for the ledger's header and message: a NUL kept as ``\\x00``, as in quarantine."""
     return None if value is None else value.replace("\x00", "\\x00")
@@ -223,7 +228,7 @@ class _BlockChecker:
         for i, (name, cell) in enumerate(zip(names, cells, strict=True)):
             for raw, escaped in _JSON_ESCAPES:
                 cell = pc.replace_substring(cell, raw, escaped)
-            parts += [("{" if i == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ': "', cell, '"']
+            parts += [("{" if i == 0 else ", ") + _json_text(name) + ': "', cell, '"']
         parts[-1] += "}"
         # binary_join_element_wise takes arrays and scalars; the last argument is the separator.
         return pc.binary_join_element_wise(*parts, "")
@@ -246,7 +251,7 @@ class _QuarantineSpool:
     def add(self, row_number: int, fields: list[str] | dict, reasons: list[str], sheet: str | None = None) -> None:
         """Spool one record: its fields in header order (or a ready ``{label: value}`` mapping)."""
         record = fields if isinstance(fields, dict) else {label_at(self.labels, i): v for i, v in enumerate(fields)}
-        array = "{" + ",".join(_json_text(r) for r in reasons) + "}"
+        array = "{" + ",".join(_array_element(r) for r in reasons) + "}"
         line = (
             f"{self.prefix}{row_number}\t{_copy_field(_json_text(record))}\t{_copy_field(array)}"
             f"\t{_copy_field(sheet)}\n"
@@ -544,7 +549,7 @@ def load_file(
         cur.execute(
             """select batch_id, file_name, logical_date from audit.load_batches
                where source = %s and file_hash = %s and batch_id <> %s and status <> 'superseded'
-               order by batch_id limit 1""",
+               order by logical_date, batch_id limit 1""",
             (contract.source, file_hash, batch_id),
         )
         twin = cur.fetchone()
@@ -583,9 +588,14 @@ def load_file(
                     spool.close()
                     spool = _QuarantineSpool([], batch_id, logical_date)
             notes = []
-            if twin:
+            if twin and twin[2] <= logical_date:
                 notes.append(
                     f"same content as batch {twin[0]} ({twin[1]}, {twin[2]}): its records keep their first date"
+                )
+            elif twin:  # late for an earlier date: this date becomes the records' first
+                notes.append(
+                    f"same content as batch {twin[0]} ({twin[1]}, {twin[2]}, a later date): its records are known "
+                    "from this date now"
                 )
             if result.extra_columns:
                 notes.append(f"extra columns kept in raw._extra: {', '.join(result.extra_columns)}")

@@ -411,7 +411,10 @@ def test_a_file_twice_late_or_again(conn, all_contracts):
         f"arrives_twice.csv: same content as batch {again.batch_id} (arrives_twice.csv, 2032-02-10):"
         " its records keep their first date"
     )
-    assert late.message.startswith(f"arrives_twice.csv: same content as batch {again.batch_id}")
+    assert late.message == (  # the earliest twin, of a later date
+        f"arrives_twice.csv: same content as batch {again.batch_id} (arrives_twice.csv, 2032-02-10, a later date):"
+        " its records are known from this date now"
+    )
     raw = conn.execute(
         "select count(*) from raw.medical_settlements where _batch_id = any(%s)",
         ([first.batch_id, again.batch_id],),
@@ -502,6 +505,26 @@ def test_a_header_written_as_a_generated_label_keeps_both_values(conn, all_contr
         "select raw_record from quarantine.medical_settlements where _batch_id = %s", (field.batch_id,)
     ).fetchone()[0]
     assert (record["_field_13"], record["_field_13#13"]) == ("hv", "beyond")  # its header's, and beyond it
+
+
+def test_a_nul_in_an_extra_header_is_kept_as_in_the_quarantine(conn, all_contracts, tmp_path):
+    from household_monitoring.sample_data.generator import MEDICAL_HEADER
+
+    path = tmp_path / "nul_header.csv"
+    row = f"FX80,{ID_A},艾力,县人民医院,2024-05-08,2024-05-20,100.00,50.00,0.00,0.00,50.00,a"
+    path.write_text(",".join([*MEDICAL_HEADER, "备\x00注"]) + "\n" + row + "\n", encoding="utf-8")
+    result = load_file(conn, all_contracts["medical_settlements"], path, DAY)
+    assert _outcome(result) == ("loaded", 1, 1, 0)
+    assert _raw(conn, "medical_settlements", "_extra", result.batch_id) == [({"备\\x00注": "a"},)]
+
+
+def test_quarantine_reasons_keep_line_breaks_quotes_and_backslashes(conn):
+    from household_monitoring.loading import _array_element
+
+    reason = 'could not be loaded: a\nDETAIL: "b" \\ \x00'
+    assert conn.execute("select %s::text[]", ("{" + _array_element(reason) + "}",)).fetchone()[0] == [
+        reason.replace("\x00", "\\x00")
+    ]
 
 
 def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:

@@ -52,3 +52,9 @@ def test_run_on_the_landed_files_needs_a_landing_folder(tmp_path, monkeypatch, c
         f"run --landed: no dated folder in {tmp_path / 'landing'} (<source>/<YYYY-MM-DD>/<file>): put the "
         "departments' files there first, or run `hm run` for the sample county"
     ) in said.out + said.err
+
+
+def test_run_with_the_start_after_the_end_says_so(capsys):
+    assert main(["run", "--landed", "--start", "2024-07-25", "--end", "2024-07-23"]) == 2
+    said = capsys.readouterr()
+    assert "run: --start 2024-07-25 is after --end 2024-07-23: nothing to run" in said.out + said.err
