@@ -136,11 +136,11 @@ class _BlockChecker:
         positions: list[str | None],
         batch_id: int,
         logical_date: date,
-        header: list[str] | None = None,
+        labels: list[str] | None = None,
         with_sheet: bool = False,
     ):
         self.contract = contract
-        self.labels = record_labels(header or [])
+        self.labels = labels or []
         self.extra_positions = [pos for pos, name in enumerate(positions) if name is None]
         self.with_sheet = with_sheet
         self.batch_id = pa.scalar(str(batch_id))
@@ -279,7 +279,7 @@ def _stream_batch(
     Then a key that occurs more than once among the loaded rows of the file is resolved
     (see ``_quarantine_duplicate_keys``).
     """
-    checker = _BlockChecker(contract, extract.positions, batch_id, logical_date, extract.header, extract.with_sheet)
+    checker = _BlockChecker(contract, extract.positions, batch_id, logical_date, extract.labels, extract.with_sheet)
     names = contract.column_names + [name for name, _ in RAW_METADATA_COLUMNS]
     if extract.with_sheet:
         names.append("_sheet")
@@ -446,8 +446,7 @@ def _quarantine_duplicate_keys(
     for row in cur.fetchall():
         groups.setdefault(row[1], []).append(row)
     groups = {key: rows for key, rows in groups.items() if len(rows) > 1}
-    labels = record_labels(extract.header)
-    header_of = {name: labels[pos] for pos, name in enumerate(extract.positions) if name is not None}
+    header_of = {name: extract.labels[pos] for pos, name in enumerate(extract.positions) if name is not None}
     key_label = ", ".join(contract.keys)
     moved: list[str] = []
     for key, rows in groups.items():
@@ -570,7 +569,7 @@ def load_file(
                     with conn.transaction():  # savepoint: a rejected batch leaves no raw row behind
                         extract = open_extract(path, contract, careful=careful)
                         header, encoding, padded = extract.header, extract.encoding, extract.padded
-                        spool.labels = record_labels(header)
+                        spool.labels = extract.labels
                         result.extra_columns = extract.extra_columns
                         try:
                             result.rows_read, result.rows_loaded = _stream_batch(

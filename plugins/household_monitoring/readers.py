@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from itertools import islice
 from pathlib import Path
 
@@ -161,6 +162,11 @@ class Extract:
     padded: dict[str, list[str]] = field(default_factory=dict)
     _blocks: Iterator[tuple[Block, list[BadRecord]]] | None = None
     _close: object = None
+
+    @cached_property
+    def labels(self) -> list[str]:
+        """The header's ``record_labels``: the keys of its records kept as JSON."""
+        return record_labels(self.header)
 
     def blocks(self) -> Iterator[tuple[Block, list[BadRecord]]]:
         return self._blocks
